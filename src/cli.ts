@@ -1,0 +1,100 @@
+// argv + environment -> validated Options. Usage errors become UsageError; no process work here.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  applyValue, DEFAULTS, envName, OPTION_SPECS, Options, parseEnvValue, UsageError, validate,
+} from './options';
+import { version } from '../package.json';
+
+/** Variables tsinit sets for the service; a nested tsinit must not mistake them for its options. */
+const ENV_SET_FOR_CHILDREN = new Set(['TSINIT_WATCHDOG_FD']);
+
+export type CliResult =
+  | { kind: 'run'; options: Options }
+  | { kind: 'print'; text: string };
+
+function wrap(parse: (t: string) => unknown) {
+  return (text: string): unknown => {
+    try {
+      return parse(text);
+    } catch (e) {
+      throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
+    }
+  };
+}
+
+function buildProgram(output: { text: string }): Command {
+  const program = new Command('tsinit')
+    .usage('[options] [--] command [args...]')
+    .description(
+      'A container init: runs the command as its service, reaps zombies, forwards signals,\n' +
+        "drains the logger and exits with the service's status.\n\n" +
+        "Also: 'tsinit logd DIR' (built-in log writer) and 'tsinit logcheck DIR' (verify a log).",
+    )
+    .version(version, '-V, --version')
+    .helpOption('-h, --help', 'show this help')
+    .argument('[command...]', 'the service to run, with its arguments')
+    .passThroughOptions()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => (output.text += s), writeErr: () => undefined })
+    .addHelpText(
+      'after',
+      '\nEvery option has an environment twin, shown in brackets; flags take 1/0, true/false, yes/no, on/off.\n' +
+        'Exit status: the service\'s code, 128+N for a signal N, 124 timeout, 125 tsinit error,\n' +
+        '126 command not executable, 127 command not found.',
+    );
+  for (const spec of OPTION_SPECS) {
+    const opt = new Option(spec.flags, `${spec.help} [${envName(spec)}]`);
+    if (spec.defaultText) opt.defaultValueDescription = spec.defaultText;
+    if (spec.kind === 'value') opt.argParser(wrap(spec.parse!));
+    if (spec.kind === 'list') {
+      const parse = wrap(spec.parse!);
+      opt.argParser((text: string, previous: unknown) => [...((previous as unknown[]) ?? []), parse(text)]);
+    }
+    program.addOption(opt);
+  }
+  return program;
+}
+
+/** Parses tsinit's own arguments (argv without node and the script) and TSINIT_ variables. */
+export function parseCli(args: string[], env: NodeJS.ProcessEnv): CliResult {
+  const output = { text: '' };
+  const program = buildProgram(output);
+  try {
+    program.parse(args, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') {
+        return { kind: 'print', text: output.text };
+      }
+      throw new UsageError(e.message.replace(/^error: /, ''));
+    }
+    throw e;
+  }
+  const opts: Partial<Options> = { ...DEFAULTS, command: program.args };
+  const given = new Set<string>();
+  for (const spec of OPTION_SPECS) {
+    const attr = program.options.find((o) => o.long === /--[a-z0-9-]+/.exec(spec.flags)![0])!.attributeName();
+    if (program.getOptionValueSource(attr) !== 'cli') continue;
+    given.add(spec.key);
+    applyValue(opts, spec, spec.kind === 'flag' ? true : program.getOptionValue(attr));
+  }
+  const known = new Set(OPTION_SPECS.map(envName));
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('TSINIT_') && !known.has(name) && !ENV_SET_FOR_CHILDREN.has(name)) {
+      throw new UsageError(`unknown environment variable ${name}`);
+    }
+  }
+  for (const spec of OPTION_SPECS) {
+    const text = env[envName(spec)];
+    if (given.has(spec.key) || text === undefined) continue;
+    if (text.trim() === '' && spec.kind !== 'flag') continue;
+    try {
+      applyValue(opts, spec, parseEnvValue(spec, text));
+    } catch (e) {
+      throw new UsageError(`${envName(spec)}: ${(e as Error).message}`);
+    }
+  }
+  const options = opts as Options;
+  validate(options);
+  return { kind: 'run', options };
+}

@@ -1,0 +1,158 @@
+// One typed event stream. Each event has one definition that gives both its human line on stderr
+// (`tsinit: ...`) and its JSON line for --events, so the two can never disagree.
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { describeStatus, ExitStatus, signalName } from './signals';
+import { formatDuration } from './options';
+
+export type TsinitEvent =
+  | { type: 'started'; role: 'service' | 'logger'; pid: number; command: string }
+  | { type: 'spawn-failed'; role: 'service' | 'logger'; command: string; reason: string; exitCode: number }
+  | { type: 'exited'; role: 'service' | 'logger'; pid: number; status: ExitStatus }
+  | { type: 'signal-forwarded'; signal: number; as: number; pid: number; group: boolean }
+  | { type: 'signal-dropped'; signal: number }
+  | { type: 'stopping'; reason: string; signal: number; pid: number }
+  | { type: 'killing'; reason: string; pids: number[] }
+  | { type: 'orphan-reaped'; pid: number; status: ExitStatus }
+  | { type: 'orphans-reaped'; count: number }
+  | { type: 'logger-restart'; pid: number; status: ExitStatus; attempt: number; delayMs: number }
+  | { type: 'logger-gave-up'; restarts: number; windowMs: number }
+  | { type: 'logger-bytes-lost'; bytes: number }
+  | { type: 'logger-grace-expired'; pid: number; graceMs: number }
+  | { type: 'restart'; pid: number; status: ExitStatus; attempt: number; limit: number; delayMs: number }
+  | { type: 'restart-gave-up'; pid: number; status: ExitStatus; restarts: number; windowMs: number }
+  | { type: 'watchdog-kill'; pid: number; silentMs: number; source: string; signal: number }
+  | { type: 'timeout'; afterMs: number; pid: number }
+  | { type: 'report'; text: string }
+  | { type: 'exit'; code: number; reason: string }
+  | { type: 'error'; message: string };
+
+type Level = 'error' | 'warn' | 'info';
+
+function describe(e: TsinitEvent): [Level, string] {
+  switch (e.type) {
+    case 'started':
+      return ['info', `${e.role} started (pid ${e.pid}): ${e.command}`];
+    case 'spawn-failed':
+      return ['error', `cannot run ${e.command}: ${e.reason}`];
+    case 'exited':
+      return ['info', `${e.role} (pid ${e.pid}) exited with ${describeStatus(e.status)}`];
+    case 'signal-forwarded':
+      return [
+        'info',
+        `forwarded ${signalName(e.signal)}${e.as !== e.signal ? ` as ${signalName(e.as)}` : ''} to ` +
+          `${e.group ? 'process group' : 'pid'} ${e.pid}`,
+      ];
+    case 'signal-dropped':
+      return ['info', `dropped ${signalName(e.signal)} (rewritten to none)`];
+    case 'stopping':
+      return ['info', `stopping service (pid ${e.pid}): ${e.reason}; sending ${signalName(e.signal)}`];
+    case 'killing':
+      return ['warn', `${e.reason}; sending SIGKILL to ${e.pids.length} process(es): ${e.pids.join(' ')}`];
+    case 'orphan-reaped':
+      return ['warn', `reaped orphan pid ${e.pid} (${describeStatus(e.status)})`];
+    case 'orphans-reaped':
+      return ['info', `reaped ${e.count} orphan(s)`];
+    case 'logger-restart':
+      return [
+        'warn',
+        `logger (pid ${e.pid}) exited with ${describeStatus(e.status)}; restart ${e.attempt} in ` +
+          `${formatDuration(e.delayMs)} (unread output waits in the pipe)`,
+      ];
+    case 'logger-gave-up':
+      return [
+        'error',
+        `logger died ${e.restarts} times within ${formatDuration(e.windowMs)}; logging failed, ` +
+          'stopping the service (exit 125)',
+      ];
+    case 'logger-bytes-lost':
+      return ['error', `logger exited with ${e.bytes} bytes unread: they are lost`];
+    case 'logger-grace-expired':
+      return ['warn', `logger (pid ${e.pid}) still running ${formatDuration(e.graceMs)} after the service ended; sending SIGTERM`];
+    case 'restart':
+      return [
+        'warn',
+        `service (pid ${e.pid}) exited with ${shortStatus(e.status)}; restart ${e.attempt}/${e.limit} in ` +
+          formatDuration(e.delayMs),
+      ];
+    case 'restart-gave-up':
+      return [
+        'error',
+        `service (pid ${e.pid}) exited with ${shortStatus(e.status)}; ${e.restarts} restarts within ` +
+          `${formatDuration(e.windowMs)}, giving up`,
+      ];
+    case 'watchdog-kill':
+      return [
+        'error',
+        `watchdog: no heartbeat from service (pid ${e.pid}) for ${(e.silentMs / 1000).toFixed(1)}s ` +
+          `(${e.source}); killing it with ${signalName(e.signal)}`,
+      ];
+    case 'timeout':
+      return ['error', `timeout: the job (pid ${e.pid}) ran longer than ${formatDuration(e.afterMs)}; stopping it`];
+    case 'report':
+      return ['error', e.text];
+    case 'exit':
+      return ['info', `exiting with ${e.code} (${e.reason})`];
+    case 'error':
+      return ['error', e.message];
+  }
+}
+
+function shortStatus(s: ExitStatus): string {
+  return s.signal !== null ? signalName(s.signal) : String(s.code);
+}
+
+/** The human line for an event, without the prefix (exported for tests and the docs). */
+export function humanLine(e: TsinitEvent): string {
+  return describe(e)[1];
+}
+
+/** Writes a whole string to an fd, retrying on EAGAIN (a service may make a shared pipe non-blocking). */
+export function writeAll(fd: number, text: string): void {
+  let buf = Buffer.from(text);
+  for (let tries = 0; buf.length > 0 && tries < 1000; ) {
+    try {
+      const n = writeSync(fd, buf);
+      buf = buf.subarray(n);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+      tries++;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+}
+
+export class EventLog {
+  private jsonFd: number | null = null;
+  private ownsJsonFd = false;
+
+  constructor(
+    private verbose: boolean,
+    private warnReaped = false,
+  ) {}
+
+  /** --events FILE (appended) or fd:N. */
+  openJson(target: string): void {
+    const m = /^fd:(\d+)$/.exec(target);
+    if (m) this.jsonFd = Number(m[1]);
+    else {
+      this.jsonFd = openSync(target, 'a');
+      this.ownsJsonFd = true;
+    }
+  }
+
+  emit(e: TsinitEvent): void {
+    const [level, text] = describe(e);
+    const show = level !== 'info' || this.verbose;
+    if (e.type === 'orphan-reaped' ? this.warnReaped : show) {
+      for (const line of text.split('\n')) writeAll(2, `tsinit: ${line}\n`);
+    }
+    if (this.jsonFd !== null) {
+      writeAll(this.jsonFd, JSON.stringify({ time: new Date().toISOString(), ...e, level }) + '\n');
+    }
+  }
+
+  close(): void {
+    if (this.ownsJsonFd && this.jsonFd !== null) closeSync(this.jsonFd);
+    this.jsonFd = null;
+  }
+}

@@ -1,0 +1,202 @@
+// The sidecar logger and its pipe.
+//
+// tsinit makes one kernel pipe (two with --logger-stderr separate). The service writes into it, the
+// logger reads from it; tsinit copies no byte. tsinit holds the read end for the whole run without
+// ever reading it, so a logger that dies leaves every unread byte in the pipe for the next one, and
+// holds the write end only while another incarnation of the service may need it: once it closes it,
+// the logger sees EOF when the last service process is gone.
+import { Child, signalChild, SpawnError, spawnChild } from '../child';
+import { EventLog } from '../events';
+import { Options } from '../options';
+import { Reaper } from '../reaper';
+import { ExitStatus, SIGKILL, SIGTERM } from '../signals';
+import * as libc from '../sys/libc';
+import createDebug from '../debug';
+
+const debug = createDebug('sidecar');
+
+/** After SIGTERM at the end of the grace period, the logger has this long before SIGKILL. */
+export const LOGGER_KILL_WAIT_MS = 1000;
+
+interface Pipe {
+  read: number;
+  write: number;
+}
+
+/** Delay before the next logger restart: 10ms doubling per restart within the last second, max 1s. */
+export function loggerRestartDelay(recentRestarts: number): number {
+  if (recentRestarts <= 0) return 0;
+  return Math.min(1000, 10 * 2 ** (recentRestarts - 1));
+}
+
+export class Sidecar {
+  private out: Pipe;
+  private err: Pipe | null = null;
+  private logger: Child | null = null;
+  private restarts: number[] = [];
+  private draining = false;
+  /** the grace period is over: the logger is being stopped, not restarted */
+  private terminating = false;
+  private gaveUp = false;
+  private exitWaiters: Array<() => void> = [];
+  private restartTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly opts: Options,
+    private readonly reaper: Reaper,
+    private readonly events: EventLog,
+    private readonly onGiveUp: () => void,
+  ) {
+    this.out = this.makePipe();
+    if (opts.loggerStderr === 'separate') this.err = this.makePipe();
+  }
+
+  private makePipe(): Pipe {
+    const [read, write] = libc.pipe();
+    try {
+      libc.setPipeSize(write, this.opts.pipeSize);
+    } catch {
+      // Above /proc/sys/fs/pipe-max-size without CAP_SYS_RESOURCE: keep what the kernel gives.
+      debug('pipe size %d refused; keeping %d', this.opts.pipeSize, libc.pipeSize(write));
+    }
+    return { read, write };
+  }
+
+  private argv(): string[] {
+    const o = this.opts;
+    if (o.logDir === undefined) return ['/bin/sh', '-c', o.logger!];
+    const argv = [process.execPath, process.argv[1], 'logd', o.logDir, '--max-bytes', String(o.logMaxBytes), '--keep', String(o.logKeep)];
+    if (this.err) argv.push('--stderr-fd', '3');
+    return argv;
+  }
+
+  /** fds the service gets: its stdout and stderr into the pipe(s). */
+  serviceFds(): Array<[number, number]> {
+    return [[1, this.out.write], [2, (this.err ?? this.out).write]];
+  }
+
+  /** pids of the running logger, to be spared when the service's tree is stopped. */
+  pids(): number[] {
+    return this.logger ? [this.logger.pid] : [];
+  }
+
+  /** Starts the logger; false (with the reason reported) if it cannot run at all. */
+  start(): boolean {
+    const fds: Array<[number, number]> = [[0, this.out.read]];
+    if (this.err) fds.push([3, this.err.read]);
+    try {
+      this.logger = spawnChild({ argv: this.argv(), fds, grouping: 'group' }, this.reaper);
+    } catch (e) {
+      if (!(e instanceof SpawnError)) throw e;
+      this.events.emit({ type: 'spawn-failed', role: 'logger', command: e.command, reason: e.reason, exitCode: e.exitCode });
+      return false;
+    }
+    const logger = this.logger;
+    this.events.emit({ type: 'started', role: 'logger', pid: logger.pid, command: this.argv().join(' ') });
+    logger.exited.then((status) => this.onLoggerExit(logger, status));
+    return true;
+  }
+
+  private unread(): number {
+    let n = 0;
+    for (const p of [this.out, this.err]) {
+      if (p) n += libc.bytesUnread(p.read);
+    }
+    return n;
+  }
+
+  private onLoggerExit(logger: Child, status: ExitStatus): void {
+    this.events.emit({ type: 'exited', role: 'logger', pid: logger.pid, status });
+    // Its own children may still hold the pipe; they must not read beside the next logger.
+    signalChild(logger, SIGKILL, true);
+    this.logger = null;
+    // While draining, a logger that exits with bytes left is restarted to read them.
+    if (this.terminating || this.gaveUp || (this.draining && this.unread() === 0)) return this.notifyExit();
+    const now = performance.now();
+    this.restarts = this.restarts.filter((t) => now - t < this.opts.loggerRestartLimit.windowMs);
+    if (this.restarts.length >= this.opts.loggerRestartLimit.count) {
+      this.gaveUp = true;
+      this.events.emit({
+        type: 'logger-gave-up',
+        restarts: this.restarts.length,
+        windowMs: this.opts.loggerRestartLimit.windowMs,
+      });
+      this.onGiveUp();
+      return this.notifyExit();
+    }
+    this.restarts.push(now);
+    const delayMs = this.draining ? 0 : loggerRestartDelay(this.restarts.filter((t) => now - t < 1000).length - 1);
+    this.events.emit({ type: 'logger-restart', pid: logger.pid, status, attempt: this.restarts.length, delayMs });
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (!this.start()) {
+        this.gaveUp = true;
+        this.onGiveUp();
+      }
+      this.notifyExit();
+    }, delayMs);
+    this.notifyExit();
+  }
+
+  private notifyExit(): void {
+    for (const w of this.exitWaiters.splice(0)) w();
+  }
+
+  private running(): boolean {
+    return this.logger !== null || this.restartTimer !== null;
+  }
+
+  /** Resolves true once no logger runs or is about to be restarted, false at the deadline. */
+  private async gone(deadline: number): Promise<boolean> {
+    while (this.running()) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.exitWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return true;
+  }
+
+  /** The service side is finished for good: close the write ends so the logger will see EOF. */
+  closeWriteEnds(): void {
+    for (const p of [this.out, this.err]) {
+      if (p && p.write >= 0) {
+        libc.close(p.write);
+        p.write = -1;
+      }
+    }
+  }
+
+  /**
+   * EOF -> up to --grace for the logger to finish by itself (restarted while bytes are left) ->
+   * SIGTERM -> SIGKILL. Then unread bytes are counted and reported, never dropped silently.
+   */
+  async drain(): Promise<void> {
+    this.draining = true;
+    this.closeWriteEnds();
+    if (!(await this.gone(performance.now() + this.opts.graceMs)) && this.logger) {
+      const logger = this.logger;
+      this.terminating = true;
+      this.events.emit({ type: 'logger-grace-expired', pid: logger.pid, graceMs: this.opts.graceMs });
+      signalChild(logger, SIGTERM, true);
+      if (!(await this.gone(performance.now() + LOGGER_KILL_WAIT_MS))) {
+        this.events.emit({ type: 'killing', reason: 'the logger ignored SIGTERM', pids: [logger.pid] });
+        signalChild(logger, SIGKILL, true);
+        await logger.exited;
+      }
+    }
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const lost = this.unread();
+    if (lost > 0) this.events.emit({ type: 'logger-bytes-lost', bytes: lost });
+    for (const p of [this.out, this.err]) if (p) libc.close(p.read);
+  }
+
+  get failed(): boolean {
+    return this.gaveUp;
+  }
+}

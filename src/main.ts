@@ -1,0 +1,61 @@
+// Entry point. The first import installs the signal handlers (see early-signals.ts); nothing may
+// come before it.
+import { onSignal } from './early-signals';
+import { parseCli } from './cli';
+import { UsageError } from './options';
+import { writeAll } from './events';
+import { resolveUser } from './users';
+import { EXIT_INTERNAL, Init } from './init';
+
+function exit(code: number): never {
+  process.exit(code);
+}
+
+function usageError(message: string): never {
+  writeAll(2, `tsinit: ${message} (see tsinit --help)\n`);
+  exit(EXIT_INTERNAL);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === 'logd') {
+    const { runLogd } = await import('./logging/logd.js');
+    exit(await runLogd(args.slice(1), onSignal));
+  }
+  if (args[0] === 'logcheck') {
+    const { runLogcheck } = await import('./logging/logcheck.js');
+    exit(runLogcheck(args.slice(1)));
+  }
+
+  let init: Init;
+  try {
+    const parsed = parseCli(args, process.env);
+    if (parsed.kind === 'print') {
+      writeAll(1, parsed.text);
+      exit(0);
+    }
+    if (parsed.options.user !== undefined) resolveUser(parsed.options.user);
+    init = new Init(parsed.options);
+  } catch (e) {
+    if (e instanceof UsageError) usageError(e.message);
+    throw e;
+  }
+
+  // tsinit must never crash: a crash of PID 1 SIGKILLs the whole container, loggers included.
+  let aborting = false;
+  const abort = (err: unknown) => {
+    if (aborting) return;
+    aborting = true;
+    init.abort(err).then(exit, () => exit(EXIT_INTERNAL));
+  };
+  process.on('uncaughtException', abort);
+  process.on('unhandledRejection', abort);
+  // An empty event loop would end tsinit with status 0 behind the service's back.
+  process.on('beforeExit', () => abort(new Error('nothing left to wait for (event loop empty)')));
+  init.run().then(exit, abort);
+}
+
+main().catch((e) => {
+  writeAll(2, `tsinit: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+  exit(EXIT_INTERNAL);
+});

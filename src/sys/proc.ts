@@ -1,0 +1,112 @@
+// Reading processes from /proc: who is whose child, in which group, in which state.
+// parseStat and descendantsOf are pure; the rest reads files and tolerates processes vanishing.
+import { readdirSync, readFileSync } from 'node:fs';
+
+export interface ProcStat {
+  pid: number;
+  comm: string;
+  state: string;
+  ppid: number;
+  pgrp: number;
+  session: number;
+  /** clock ticks */
+  utime: number;
+  stime: number;
+  /** clock ticks since boot */
+  starttime: number;
+  /** pages */
+  rss: number;
+}
+
+/** Parses /proc/PID/stat. comm may hold spaces and parentheses, so split at the last ')'. */
+export function parseStat(text: string): ProcStat | null {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return null;
+  const f = text.slice(close + 2).split(' ');
+  // f[0] is field 3 (state); field N is f[N - 3]
+  return {
+    pid: Number(text.slice(0, open)),
+    comm: text.slice(open + 1, close),
+    state: f[0],
+    ppid: Number(f[1]),
+    pgrp: Number(f[2]),
+    session: Number(f[3]),
+    utime: Number(f[11]),
+    stime: Number(f[12]),
+    starttime: Number(f[19]),
+    rss: Number(f[21]),
+  };
+}
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return null;
+  }
+}
+
+export function readStat(pid: number): ProcStat | null {
+  const text = readText(`/proc/${pid}/stat`);
+  return text === null ? null : parseStat(text);
+}
+
+export function readCmdline(pid: number): string {
+  const text = readText(`/proc/${pid}/cmdline`);
+  if (!text) return '';
+  return text.replace(/\0+$/, '').split('\0').join(' ');
+}
+
+export function readWchan(pid: number): string {
+  const text = readText(`/proc/${pid}/wchan`);
+  return text && text !== '0' ? text : '-';
+}
+
+/** Every process visible in /proc. */
+export function listProcesses(): ProcStat[] {
+  const out: ProcStat[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+    const st = readStat(Number(name));
+    if (st) out.push(st);
+  }
+  return out;
+}
+
+/** pids whose parent is `pid`: /proc/PID/task/TID/children where the kernel has it, else a scan. */
+export function childrenOf(pid: number): number[] {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  for (const tid of tasks) {
+    const text = readText(`/proc/${pid}/task/${tid}/children`);
+    if (text === null) return listProcesses().filter((p) => p.ppid === pid).map((p) => p.pid);
+    for (const s of text.split(' ')) if (s) pids.push(Number(s));
+  }
+  return pids;
+}
+
+/** All descendants of `root` (not root itself), parents before children. */
+export function descendantsOf(root: number, procs: ProcStat[]): ProcStat[] {
+  const byParent = new Map<number, ProcStat[]>();
+  for (const p of procs) {
+    const list = byParent.get(p.ppid);
+    if (list) list.push(p);
+    else byParent.set(p.ppid, [p]);
+  }
+  const out: ProcStat[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    for (const child of byParent.get(queue.shift()!) ?? []) {
+      if (child.pid === root) continue;
+      out.push(child);
+      queue.push(child.pid);
+    }
+  }
+  return out;
+}
