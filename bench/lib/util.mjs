@@ -1,0 +1,247 @@
+// Small shared tools for the benchmark: statistics, clocks, /proc readers, spawning, anchors.
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
+export const BENCH = path.join(ROOT, 'bench');
+export const HELPERS = path.join(BENCH, 'helpers');
+export const TSINIT = path.join(ROOT, 'bin', 'tsinit');
+
+// ---- clock ---------------------------------------------------------------------------------
+// process.hrtime is libuv's uv_hrtime, i.e. CLOCK_MONOTONIC: the same clock the perl helpers read
+// with Time::HiRes::clock_gettime(CLOCK_MONOTONIC), so timestamps from both sides can be subtracted.
+export const nowNs = () => process.hrtime.bigint();
+export const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sab = new Int32Array(new SharedArrayBuffer(4));
+export const sleepSync = (ms) => Atomics.wait(sab, 0, 0, ms);
+
+// ---- statistics ----------------------------------------------------------------------------
+export function quantile(values, q) {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  // nearest-rank on the sorted samples (no interpolation: p99 of 30 samples is the maximum)
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1));
+  return s[i];
+}
+export const median = (v) => {
+  if (v.length === 0) return NaN;
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+export function summary(samples) {
+  return {
+    n: samples.length,
+    median: median(samples),
+    p95: quantile(samples, 0.95),
+    p99: quantile(samples, 0.99),
+    min: Math.min(...samples),
+    max: Math.max(...samples),
+  };
+}
+
+/**
+ * Runs fn(subject, rep) for every subject, round-robin (A B C A B C ...), `warmup` rounds whose
+ * results are dropped, then `reps` rounds. The starting subject rotates each round so that no
+ * subject always runs right after the same neighbour. Returns Map subject.name -> array of results.
+ */
+export async function interleave(subjects, { warmup, reps }, fn) {
+  const out = new Map(subjects.map((s) => [s.name, []]));
+  for (let round = -warmup; round < reps; round++) {
+    const k = ((round % subjects.length) + subjects.length) % subjects.length;
+    const order = [...subjects.slice(k), ...subjects.slice(0, k)];
+    for (const s of order) {
+      const r = await fn(s, round);
+      if (round >= 0 && r !== undefined) out.get(s.name).push(r);
+    }
+  }
+  return out;
+}
+
+// ---- anchors -------------------------------------------------------------------------------
+export function which(cmd) {
+  if (cmd.includes('/')) return fs.existsSync(cmd) ? cmd : null;
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+    const p = path.join(dir || '.', cmd);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      if (fs.statSync(p).isFile()) return p;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** Can we make a PID namespace (root, or user namespaces)? Every PID-1 row depends on it. */
+export function canUnshare() {
+  if (!which('unshare')) return false;
+  const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', '/bin/true'], { stdio: 'ignore', timeout: 5000 });
+  return r.status === 0;
+}
+export const PID1 = ['unshare', '--pid', '--fork', '--mount-proc'];
+
+// ---- /proc ---------------------------------------------------------------------------------
+export function procStatus(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+}
+/** VmRSS and VmHWM of pid in KiB, or null when it is gone. */
+export function rssKiB(pid) {
+  const s = procStatus(pid);
+  if (!s) return null;
+  const rss = /VmRSS:\s+(\d+)/.exec(s);
+  const hwm = /VmHWM:\s+(\d+)/.exec(s);
+  return rss ? { rss: Number(rss[1]), hwm: hwm ? Number(hwm[1]) : NaN } : null;
+}
+/** Direct children of pid (all threads), from /proc/PID/task/TID/children. */
+export function childrenOf(pid) {
+  const kids = [];
+  let tasks;
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return kids;
+  }
+  for (const tid of tasks) {
+    try {
+      for (const c of fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) {
+        if (c.trim()) kids.push(Number(c));
+      }
+    } catch {
+      // thread gone
+    }
+  }
+  return kids;
+}
+export function comm(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+export function descendants(pid) {
+  const all = [];
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop();
+    for (const c of childrenOf(p)) {
+      all.push(c);
+      todo.push(c);
+    }
+  }
+  return all;
+}
+/** The host pid of the namespace's PID 1 started by `unshare --fork` (its only child). */
+export async function pid1Of(unsharePid, timeoutMs = 5000) {
+  const end = nowMs() + timeoutMs;
+  while (nowMs() < end) {
+    const kids = childrenOf(unsharePid);
+    if (kids.length) return kids[0];
+    await sleep(1);
+  }
+  throw new Error(`no child of unshare ${unsharePid}`);
+}
+/** Numeric entries of the namespace's own /proc (mounted by --mount-proc), seen through PID 1's root. */
+export function nsPids(initPid) {
+  const out = [];
+  for (const e of fs.readdirSync(`/proc/${initPid}/root/proc`)) {
+    const c = e.charCodeAt(0);
+    if (c >= 48 && c <= 57) out.push(e);
+  }
+  return out;
+}
+/** Zombies among the namespace's processes. */
+export function nsZombies(initPid) {
+  let z = 0;
+  for (const p of nsPids(initPid)) {
+    try {
+      const st = fs.readFileSync(`/proc/${initPid}/root/proc/${p}/stat`, 'utf8');
+      if (st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3) === 'Z') z++;
+    } catch {
+      // reaped meanwhile
+    }
+  }
+  return z;
+}
+
+// ---- processes -----------------------------------------------------------------------------
+/** Spawns argv; resolves {code, signal, endNs} at exit. Rejects only if it cannot be spawned. */
+export function start(argv, opts = {}) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'], ...opts });
+  child.done = new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve({ code, signal, endNs: nowNs() }));
+  });
+  return child;
+}
+
+/** Wall time of one run of argv in ms (fork + exec + wait, measured around spawnSync). */
+export function timeOnce(argv, opts = {}) {
+  const t0 = nowNs();
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 30000, ...opts });
+  const ms = Number(nowNs() - t0) / 1e6;
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} exited with ${r.status ?? r.signal}`);
+  return ms;
+}
+
+export function killQuietly(pid, sig = 'SIGKILL') {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+export function mkfifo(p) {
+  try {
+    fs.unlinkSync(p);
+  } catch {
+    // absent
+  }
+  execFileSync('mkfifo', [p]);
+}
+
+/** Reads a file written by a helper ("name value" lines) into an object of numbers/strings. */
+export function readStamps(file) {
+  const out = {};
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k) out[k] = /^\d+$/.test(v) ? BigInt(v) : v;
+  }
+  return out;
+}
+
+/** A scratch directory: tmpfs when available (the log scenarios write GiBs), removed at exit. */
+export function scratchDir() {
+  const base = process.env.BENCH_TMP || (fs.existsSync('/dev/shm') ? '/dev/shm' : '/tmp');
+  const dir = fs.mkdtempSync(path.join(base, 'tsinit-bench-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export const fmt = (v, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+
+/**
+ * Ends a started run for good: as PID 1, SIGKILL to the namespace's init (the kernel then kills the
+ * whole namespace) before its unshare parent; otherwise SIGKILL to the process and its descendants.
+ */
+export async function stopTree(child, pid1) {
+  const victims = pid1 ? childrenOf(child.pid) : [...descendants(child.pid).reverse()];
+  for (const p of victims) killQuietly(p, 'SIGKILL');
+  killQuietly(child.pid, 'SIGKILL');
+  return child.done;
+}
