@@ -1,0 +1,178 @@
+// (5) Log throughput: BENCH_LOG_MB MiB (default 1024) of 128-byte lines from helpers/producer.pl.
+//   pipe:   `--logger 'cat > F'` against the plain shell pipe `producer | cat > F`;
+//   writer: the built-in writer (`producer | tsinit logd DIR`, and `tsinit --log-dir DIR`) against
+//           `producer | s6-log n10 s10485760 T DIR` (same rotation as logd's defaults, ISO timestamps).
+// Time runs from the producer's first write (it stamps CLOCK_MONOTONIC) to the exit of the whole
+// pipeline, so tsinit's startup (measured in scenario 1) is not counted against the pipe. The writer's
+// RSS (and tsinit's) is sampled every 100 ms.
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  interleave, summary, start, sleep, rssKiB, descendants, comm, readStamps, TSINIT, HELPERS,
+} from '../lib/util.mjs';
+
+export const id = 'logpipe';
+const LINE = 128;
+const WRITERS = new Set(['cat', 's6-log', 'node']);
+
+function subjectsFor(ctx) {
+  const P = (bytes, stamp) => `perl ${path.join(HELPERS, 'producer.pl')} ${bytes} ${LINE} ${stamp}`;
+  const Pv = (bytes, stamp) => ['perl', path.join(HELPERS, 'producer.pl'), String(bytes), String(LINE), stamp];
+  const s = [
+    {
+      name: 'shell pipe: svc | cat > F', group: 'pipe', ref: true, out: 'file',
+      argv: (b, st, o) => ['sh', '-c', `${P(b, st)} | cat > ${o}`],
+    },
+    {
+      name: "tsinit --logger 'cat > F' -- svc", group: 'pipe', init: 'tsinit', out: 'file', rootIsTsinit: true,
+      argv: (b, st, o) => [TSINIT, '--logger', `cat > ${o}`, '--', ...Pv(b, st)],
+    },
+  ];
+  if (ctx.have['s6-log']) {
+    s.push({
+      name: 's6-log: svc | s6-log n10 s10485760 T DIR', group: 'writer', ref: true, out: 'dir',
+      argv: (b, st, o) => ['sh', '-c', `${P(b, st)} | s6-log n10 s10485760 T ${o}`],
+    });
+  }
+  if (ctx.logd) {
+    s.push({
+      name: 'tsinit logd: svc | tsinit logd DIR', group: 'writer', init: 'tsinit', out: 'dir',
+      argv: (b, st, o) => ['sh', '-c', `${P(b, st)} | ${TSINIT} logd ${o}`],
+    });
+    s.push({
+      name: 'tsinit --log-dir DIR -- svc', group: 'writer', init: 'tsinit', out: 'dir', rootIsTsinit: true,
+      argv: (b, st, o) => [TSINIT, '--log-dir', o, '--', ...Pv(b, st)],
+    });
+  }
+  return s;
+}
+
+function dirBytes(dir) {
+  let n = 0;
+  for (const f of fs.readdirSync(dir)) n += fs.statSync(path.join(dir, f)).size;
+  return n;
+}
+
+async function once(subject, bytes, tmp) {
+  const stamp = path.join(tmp, 'stamp');
+  const out = path.join(tmp, subject.out === 'file' ? 'out.log' : 'logdir');
+  fs.rmSync(stamp, { force: true });
+  fs.rmSync(out, { recursive: true, force: true });
+  if (subject.out === 'dir') fs.mkdirSync(out);
+  const child = start(subject.argv(bytes, stamp, out), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  // RSS sampling: the writer (cat / s6-log / logd) and, for tsinit rows, tsinit itself.
+  const writer = [];
+  const root = [];
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      await sleep(100);
+      if (done) break;
+      const w = descendants(child.pid).find((p) => WRITERS.has(comm(p)));
+      const wr = w ? rssKiB(w) : null;
+      if (wr) writer.push(wr.rss / 1024);
+      const rr = rssKiB(child.pid);
+      if (rr) root.push(rr.rss / 1024);
+    }
+  })();
+  const st = await child.done;
+  done = true;
+  await sampler;
+  if (st.code !== 0) throw new Error(`${subject.name} exited with ${st.code ?? st.signal}\n${err}`);
+  const stamps = readStamps(stamp);
+  if (stamps.start === undefined) throw new Error(`${subject.name}: the producer left no start stamp\n${err}`);
+  const sec = Number(st.endNs - stamps.start) / 1e9;
+  const written = subject.out === 'file' ? fs.statSync(out).size : dirBytes(out);
+  if (subject.out === 'file' && written !== bytes) {
+    throw new Error(`${subject.name}: ${written} bytes arrived of ${bytes}\n${err}`);
+  }
+  fs.rmSync(out, { recursive: true, force: true });
+  const half = writer.length >> 1;
+  return {
+    mibs: bytes / 2 ** 20 / sec,
+    linesPerSec: bytes / LINE / sec,
+    sec,
+    writerRssMax: writer.length ? Math.max(...writer) : NaN,
+    // flat: no upward trend, the second half of the run peaks no higher than the first half (+10%)
+    writerFlat: writer.length < 4 || Math.max(...writer.slice(half)) <= Math.max(...writer.slice(0, half)) * 1.1,
+    writerRssFirst: writer[0] ?? NaN,
+    rootRssMax: root.length ? Math.max(...root) : NaN,
+  };
+}
+
+export async function run(ctx) {
+  if (!ctx.have.perl) return { id, title: '5. Log throughput', skipped: 'needs perl for the producer' };
+  const bytes = ctx.logMB * 2 ** 20;
+  const subjects = subjectsFor(ctx);
+  // The warm-up round uses a sixteenth of the input: it warms the page cache and tmpfs, not the data.
+  const res = await interleave(subjects, ctx.reps.logpipe, (s, round) =>
+    once(s, round < 0 ? Math.max(2 ** 20, Math.floor(bytes / 16 / LINE) * LINE) : bytes, ctx.tmp),
+  );
+  const rows = subjects.map((s) => {
+    const r = res.get(s.name);
+    const init = s.init ?? null;
+    return {
+      subject: s.name,
+      init,
+      group: s.group,
+      ref: s.ref ?? false,
+      samples: r.map((x) => x.mibs),
+      stats: summary(r.map((x) => x.mibs)),
+      extra: {
+        linesPerSec: summary(r.map((x) => x.linesPerSec)).median,
+        seconds: summary(r.map((x) => x.sec)).median,
+        writerRssMaxMiB: Math.max(...r.map((x) => x.writerRssMax)),
+        writerRssFirstMiB: summary(r.map((x) => x.writerRssFirst)).median,
+        writerRssFlat: r.every((x) => x.writerFlat),
+        ...(s.rootIsTsinit ? { tsinitRssMaxMiB: Math.max(...r.map((x) => x.rootRssMax)) } : {}),
+      },
+    };
+  });
+  for (const g of ['pipe', 'writer']) {
+    const ref = rows.find((r) => r.group === g && r.ref);
+    for (const r of rows.filter((x) => x.group === g)) {
+      if (!ref) continue;
+      r.refSubject = ref.subject;
+      r.ratio = r.stats.median / ref.stats.median;
+    }
+  }
+  const targets = [];
+  const pipe = rows.find((r) => r.group === 'pipe' && r.init === 'tsinit');
+  targets.push({
+    name: 'log pipe (--logger) >= 0.95x the plain shell pipe',
+    measured: `${pipe.stats.median.toFixed(0)} MiB/s vs ${rows.find((r) => r.group === 'pipe' && r.ref).stats.median.toFixed(0)} MiB/s`,
+    ratio: pipe.ratio,
+    goal: 0.95,
+    higher: true,
+    met: pipe.ratio >= 0.95,
+  });
+  const s6 = rows.find((r) => r.group === 'writer' && r.ref);
+  if (!ctx.logd) {
+    targets.push({ name: 'built-in writer >= 1.0x s6-log lines/s, flat RSS', measured: 'not available: `tsinit logd` does not work yet', ratio: NaN, met: null });
+  } else if (!s6) {
+    targets.push({ name: 'built-in writer >= 1.0x s6-log lines/s, flat RSS', measured: 'anchor s6-log missing', ratio: NaN, met: null });
+  } else {
+    for (const w of rows.filter((r) => r.group === 'writer' && r.init === 'tsinit')) {
+      const ratio = w.extra.linesPerSec / s6.extra.linesPerSec;
+      targets.push({
+        name: `built-in writer (${w.subject.startsWith('tsinit logd') ? 'tsinit logd' : '--log-dir'}) >= 1.0x s6-log lines/s, flat RSS`,
+        measured: `${(w.extra.linesPerSec / 1e6).toFixed(2)} M lines/s vs ${(s6.extra.linesPerSec / 1e6).toFixed(2)} M; RSS max ${w.extra.writerRssMaxMiB.toFixed(0)} MiB, ${w.extra.writerRssFlat ? 'flat' : 'growing'}`,
+        ratio,
+        goal: 1,
+        higher: true,
+        met: ratio >= 1 && w.extra.writerRssFlat,
+      });
+    }
+  }
+  return {
+    id,
+    title: `5. Log throughput, ${ctx.logMB} MiB of ${LINE}-byte lines`,
+    unit: 'MiB/s',
+    better: 'higher',
+    rows,
+    targets,
+    notes: ctx.logd ? [] : ['built-in writer rows: not available (`tsinit logd` is still a placeholder)'],
+  };
+}
