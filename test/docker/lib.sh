@@ -2,7 +2,13 @@
 # Sourced, not run. Everything here is bash; the scenarios live in scenarios.sh.
 
 say() { printf '[docker-test] %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+# die MESSAGE: a setup step failed; report it as a failure (with the closing count line) and stop.
+die() {
+  say "ERROR: $*"
+  echo "FAIL setup: $*"
+  echo "${PASSED:-0} passed, $(( ${FAILED:-0} + 1 )) failed"
+  exit 1
+}
 
 # now_ms: wall clock in milliseconds (for reporting durations only, never for pass/fail decisions).
 now_ms() { date +%s%3N; }
@@ -95,9 +101,9 @@ ensure_engine() {
   if ! command -v dockerd >/dev/null; then
     say "no Docker engine: installing Debian's docker.io"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null || say "apt-get update reported errors; trying the install anyway"
-    apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 docker.io >/dev/null \
-      || die "apt-get install docker.io failed"
+    apt-get update -qq >/dev/null 2>&1 || say "apt-get update reported errors; trying the install anyway"
+    apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 docker.io >"$WORK_DIR/apt.log" 2>&1 \
+      || { tail -20 "$WORK_DIR/apt.log" >&2; die "apt-get install docker.io failed"; }
   fi
   say "starting dockerd (--iptables=false --bridge=none)"
   DOCKERD_LOG=$(mktemp /tmp/tsinit-dockerd.XXXXXX.log)
@@ -176,10 +182,11 @@ make_base_image() {
   command -v debootstrap >/dev/null || {
     say "installing debootstrap"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      -o DPkg::Lock::Timeout=300 debootstrap >/dev/null || die "apt-get install debootstrap failed"
+      -o DPkg::Lock::Timeout=300 debootstrap >"$WORK_DIR/apt.log" 2>&1 \
+      || { tail -20 "$WORK_DIR/apt.log" >&2; die "apt-get install debootstrap failed"; }
   }
   mirror=$(debian_mirror)
-  rootfs=$(mktemp -d /tmp/tsinit-rootfs.XXXXXX)
+  rootfs="$WORK_DIR/rootfs"   # removed by run.sh's cleanup, whatever happens
   say "making $BASE_IMAGE: debootstrap --variant=minbase bookworm (about a minute)"
   debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
     || { tail -20 "$rootfs.log" >&2; die "debootstrap failed"; }
@@ -194,7 +201,7 @@ make_base_image() {
   for lib in $(ldd "$node_bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
     [[ -e "$rootfs$lib" ]] || { say "copying $lib into the base image"; install -D "$lib" "$rootfs$lib"; }
   done
-  env -i chroot "$rootfs" /usr/local/bin/node -e 'process.exit(0)' || die "node does not run in the new rootfs"
+  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$rootfs" /usr/local/bin/node -e 'process.exit(0)' || die "node does not run in the new rootfs"
   # Smaller image, faster save/load.
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
     "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/*
@@ -205,7 +212,7 @@ make_base_image() {
     --change "LABEL tsinit.test-base=$BASE_KEY" \
     --change 'CMD ["node"]' \
     - "$BASE_IMAGE" >/dev/null || die "docker import failed"
-  rm -rf "$rootfs" "$rootfs.log"
+  rm -rf "$rootfs" "$rootfs.log"  # 200 MB: not kept until the end
   mkdir -p "$BASE_CACHE_DIR"
   rm -f "$BASE_CACHE_DIR"/*.tar  # older keys
   docker save -o "$BASE_TAR.tmp" "$BASE_IMAGE" && mv "$BASE_TAR.tmp" "$BASE_TAR"

@@ -60,6 +60,15 @@ s_cannot_run() {
   expect_grep '^tsinit: cannot run /etc' "$LAST_OUT" "stderr for 126" || return 1
 }
 
+# docker run -i: the service reads the container's stdin through tsinit (which never reads it).
+s_stdin() {
+  local got rc=0
+  got=$(printf 'hello world\n' | drun -i --rm "$IMG" sh -c 'read a b; echo "$b $a"' 2>&1)
+  expect_eq "$got" "world hello" "what the service read on stdin" || return 1
+  printf 'exit 5\n' | drun -i --rm "$IMG" sh || rc=$?
+  expect_eq "$rc" 5 "exit status of \`echo 'exit 5' | docker run -i IMG sh\`" || return 1
+}
+
 # ------------------------------------------------------------------------------------------------
 # docker stop
 
@@ -217,6 +226,8 @@ s_env_twins() {
   expect_grep '^tsinit: .*\(see tsinit --help\)$' "$LAST_OUT" "the usage error line" || return 1
   local n; n=$(grep -c . <<<"$LAST_OUT")
   expect_eq "$n" 1 "lines printed for a bad TSINIT_KILL_AFTER" || return 1
+  expect_status 0 drun --rm -e TSINIT_USER=nobody "$IMG" sh -c 'echo "$(id -u):$(id -g)"' || return 1
+  expect_eq "$LAST_OUT" "65534:65534" "the service's ids with TSINIT_USER=nobody" || return 1
 }
 
 s_env_logger() {
@@ -238,6 +249,7 @@ SCENARIOS=(
   "exit codes 0 1 3 42 255 pass through|s_exit_codes"
   "signal deaths: TERM 143, KILL 137, HUP 129|s_signal_deaths"
   "command not found 127, not executable 126|s_cannot_run"
+  "docker run -i: stdin reaches the service|s_stdin"
   "docker stop, service handles TERM: exit 0|s_stop_handles_term"
   "docker stop -t 30, TERM ignored: tsinit kills, 137|s_stop_ignores_term"
   "docker stop, TERM ignored, defaults: tsinit first|s_stop_default_timeouts"
@@ -249,7 +261,7 @@ SCENARIOS=(
   "tsar: --log-dir on a bind mount, every line|s_tsar_log_dir"
   "docker stop under heavy logging, --logger: no loss|s_stop_heavy_logger"
   "docker stop under heavy logging, --log-dir: no loss|s_stop_heavy_log_dir"
-  "env twins: VERBOSE, REMAP_EXIT, bad KILL_AFTER 125|s_env_twins"
+  "env twins: VERBOSE, REMAP_EXIT, USER, bad value 125|s_env_twins"
   "env twin TSINIT_LOGGER with the plain ENTRYPOINT|s_env_logger"
   "env twin TSINIT_LOG_DIR with the plain ENTRYPOINT|s_env_log_dir"
 )
