@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BENCH, TSINIT, which, canUnshare, scratchDir, fmt } from './lib/util.mjs';
+import { BENCH, TSINIT, ENV, REMOVED_ENV, which, canUnshare, scratchDir, fmt } from './lib/util.mjs';
 import { renderChart } from './lib/chart.mjs';
 import * as startup from './scenarios/startup.mjs';
 import * as rss from './scenarios/rss.mjs';
@@ -50,7 +50,7 @@ const REPS = quick
 function probeLogd(tmp) {
   const dir = path.join(tmp, 'logd-probe');
   fs.mkdirSync(dir, { recursive: true });
-  const r = spawnSync(TSINIT, ['logd', dir], { input: 'tsinit-bench-probe\n', stdio: ['pipe', 'ignore', 'pipe'], timeout: 10000 });
+  const r = spawnSync(TSINIT, ['logd', dir], { input: 'tsinit-bench-probe\n', stdio: ['pipe', 'ignore', 'pipe'], timeout: 10000, env: ENV });
   let found = false;
   try {
     for (const f of fs.readdirSync(dir)) {
@@ -64,7 +64,7 @@ function probeLogd(tmp) {
 }
 
 function checkTsinit() {
-  const r = spawnSync(TSINIT, ['--', '/bin/true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10000 });
+  const r = spawnSync(TSINIT, ['--', '/bin/true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10000, env: ENV });
   if (r.status !== 0) {
     log(`tsinit does not run (${r.status ?? r.signal}): ${r.stderr}`);
     log('build it first: node scripts/build.mjs');
@@ -151,6 +151,7 @@ async function main() {
   log(`tsinit bench${quick ? ' (quick)' : ''}: ${os.cpus().length} CPUs, load ${load0.toFixed(2)}, node ${process.version}, kernel ${os.release()}`);
   log(`anchors: ${Object.entries(have).map(([k, v]) => `${k} ${v ? 'ok' : 'MISSING'}`).join(', ')}; PID 1 rows: ${pid1 ? 'yes' : 'MISSING'}`);
   log(`built-in writer (tsinit logd): ${logd.ok ? 'available' : `not available (${logd.why})`}`);
+  if (REMOVED_ENV.length) log(`environment: ${REMOVED_ENV.join(', ')} removed for every subject, as in a container (BENCH_KEEP_ENV=1 keeps them)`);
   if (missing.length) log(`missing: ${missing.join(', ')} -- apt-get install -y tini dumb-init catatonit s6 (see docs/bench.md)`);
   if (load0 > os.cpus().length) log(`warning: load average ${load0.toFixed(1)} > ${os.cpus().length} CPUs: other work is running, numbers will be noisy`);
 
@@ -171,12 +172,12 @@ async function main() {
   }
   const targets = results.flatMap((r) => r.targets ?? []);
   const load1 = os.loadavg()[0];
-  const meta = `${new Date().toISOString().slice(0, 16)}Z · ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}) · node ${process.version} · kernel ${os.release()} · load ${load0.toFixed(1)}→${load1.toFixed(1)}${quick ? ' · QUICK' : ''}`;
+  const meta = `${new Date().toISOString().slice(0, 16)}Z · ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}) · node ${process.version} · kernel ${os.release()} · load ${load0.toFixed(1)}→${load1.toFixed(1)}${REMOVED_ENV.length ? ` · without ${REMOVED_ENV.join(', ')}` : ''}${quick ? ' · QUICK' : ''}`;
   const out = {
     date: new Date().toISOString(),
     quick,
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, kernel: os.release(), node: process.version, loadavg: [load0, load1] },
-    config: { reps: REPS, orphans: ctx.orphans, logMB: ctx.logMB, hups: ctx.hups },
+    config: { reps: REPS, orphans: ctx.orphans, logMB: ctx.logMB, hups: ctx.hups, removedEnv: REMOVED_ENV },
     anchors: have,
     pid1,
     logd: logd.ok,

@@ -8,6 +8,14 @@ export const BENCH = path.join(ROOT, 'bench');
 export const HELPERS = path.join(BENCH, 'helpers');
 export const TSINIT = path.join(ROOT, 'bin', 'tsinit');
 
+// ---- environment -------------------------------------------------------------------------------
+// Every subject runs in the caller's environment minus NODE_EXTRA_CA_CERTS and NODE_OPTIONS, as in a
+// container: with NODE_EXTRA_CA_CERTS set, Node parses the whole CA bundle at startup (about 40 ms
+// and 2 MiB on the development machines, whose shells set it). BENCH_KEEP_ENV=1 keeps them.
+export const REMOVED_ENV = process.env.BENCH_KEEP_ENV === '1' ? [] : ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS'].filter((k) => k in process.env);
+export const ENV = { ...process.env };
+for (const k of REMOVED_ENV) delete ENV[k];
+
 // ---- clock ---------------------------------------------------------------------------------
 // process.hrtime is libuv's uv_hrtime, i.e. CLOCK_MONOTONIC: the same clock the perl helpers read
 // with Time::HiRes::clock_gettime(CLOCK_MONOTONIC), so timestamps from both sides can be subtracted.
@@ -78,7 +86,7 @@ export function which(cmd) {
 /** Can we make a PID namespace (root, or user namespaces)? Every PID-1 row depends on it. */
 export function canUnshare() {
   if (!which('unshare')) return false;
-  const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', '/bin/true'], { stdio: 'ignore', timeout: 5000 });
+  const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', '/bin/true'], { stdio: 'ignore', timeout: 5000, env: ENV });
   return r.status === 0;
 }
 export const PID1 = ['unshare', '--pid', '--fork', '--mount-proc'];
@@ -174,7 +182,7 @@ export function nsZombies(initPid) {
 // ---- processes -----------------------------------------------------------------------------
 /** Spawns argv; resolves {code, signal, endNs} at exit. Rejects only if it cannot be spawned. */
 export function start(argv, opts = {}) {
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'], ...opts });
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'], env: ENV, ...opts });
   child.done = new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => resolve({ code, signal, endNs: nowNs() }));
@@ -185,7 +193,7 @@ export function start(argv, opts = {}) {
 /** Wall time of one run of argv in ms (fork + exec + wait, measured around spawnSync). */
 export function timeOnce(argv, opts = {}) {
   const t0 = nowNs();
-  const r = spawnSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 30000, ...opts });
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 30000, env: ENV, ...opts });
   const ms = Number(nowNs() - t0) / 1e6;
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited with ${r.status ?? r.signal}`);

@@ -1,7 +1,7 @@
 // (1) `X -- /bin/true` wall time, as PID 1 (in a fresh PID namespace) and not, with `node -e 0`
 // as Node's floor. Wall time is measured around spawnSync, so every row carries the same spawn
 // overhead; the `/bin/true` row (no init at all) shows it.
-import { interleave, summary, timeOnce, PID1 } from '../lib/util.mjs';
+import { interleave, summary, timeOnce, PID1, REMOVED_ENV } from '../lib/util.mjs';
 import { inits } from '../lib/subjects.mjs';
 
 export const id = 'startup';
@@ -18,7 +18,11 @@ export async function run(ctx) {
     }
     subjects.push({ name: `/bin/true, no init${tag}`, argv: [...pre, '/bin/true'], pid1 });
   }
-  const res = await interleave(subjects, ctx.reps.startup, (s) => timeOnce(s.argv));
+  if (REMOVED_ENV.includes('NODE_EXTRA_CA_CERTS')) {
+    // For the record: the floor as this machine's shells see it.
+    subjects.push({ name: 'node -e 0, with NODE_EXTRA_CA_CERTS (caller env)', argv: ['node', '-e', '0'], env: process.env, pid1: false, info: true });
+  }
+  const res = await interleave(subjects, ctx.reps.startup, (s) => timeOnce(s.argv, s.env ? { env: s.env } : {}));
   const rows = subjects.map((s) => ({
     subject: s.name,
     init: s.init ?? null,
