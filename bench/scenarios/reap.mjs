@@ -8,7 +8,7 @@
 // /proc (every zombie still has its entry) until only the init and the service are left.
 //
 // Reported: last exit -> zero zombies (ms), the spread of the exits (trigger -> last exit), the
-// zombies left 1 s later, and the CPU time the init spent (sum of its threads' schedstat) from the
+// zombies left 0.3 s later, and the CPU time the init spent (sum of its threads' schedstat) from the
 // trigger to zero zombies.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -81,7 +81,7 @@ async function once(subject, n, dir) {
       if (scans > 50) sleepSync(1); // do not take a CPU away from the init for seconds
     }
     const cpu1 = cpuNs(init);
-    await sleep(1000);
+    await sleep(300);
     const left = nsZombies(init);
     return {
       ms: tZero === null ? Infinity : Number(tZero - tLast) / 1e6,
