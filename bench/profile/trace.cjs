@@ -1,0 +1,83 @@
+// Preloaded with `node -r bench/profile/trace.cjs dist/tsinit.js ...` by bench/profile-startup.mjs.
+// Records into $TRACE_OUT (JSON, at exit, or after $TRACE_AFTER_MS for a long-running tsinit):
+//   - Node's own milestones (performance.nodeTiming) and when the bundle starts and ends its top level;
+//   - the inclusive time of every non-builtin require (koffi and its parts);
+//   - every synchronous fs call tsinit makes (count and time, grouped by path kind);
+//   - memory (process.memoryUsage, V8 heap statistics).
+'use strict';
+const { performance } = require('node:perf_hooks');
+const Module = require('node:module');
+const fs = require('node:fs');
+const v8 = require('node:v8');
+
+const t = () => performance.now();
+const marks = { preload: t() };
+const requires = [];
+let depth = 0;
+const origRequire = Module.prototype.require;
+Module.prototype.require = function (id) {
+  const t0 = t();
+  depth++;
+  try {
+    return origRequire.apply(this, arguments);
+  } finally {
+    depth--;
+    const ms = t() - t0;
+    if (!id.startsWith('node:') && ms >= 0.02) requires.push({ id, depth, ms });
+  }
+};
+const origCompile = Module.prototype._compile;
+Module.prototype._compile = function (content, filename) {
+  const t0 = t();
+  const isMain = /dist\/tsinit\.js$/.test(filename);
+  if (isMain) marks.mainStart = t0;
+  try {
+    return origCompile.apply(this, arguments);
+  } finally {
+    if (isMain) marks.mainTopLevelDone = t();
+  }
+};
+
+const fsCalls = {};
+const kind = (p) => {
+  const s = String(p);
+  if (/^\/proc\/\d+\/(stat|task)/.test(s) || s === '/proc') return '/proc scan (stat, task, children)';
+  if (s.startsWith('/proc/')) return `/proc other (${s.replace(/\d+/g, 'N')})`;
+  if (s.includes('node_modules')) return 'node_modules';
+  return s.replace(/\d+/g, 'N');
+};
+for (const name of ['readFileSync', 'readdirSync', 'statSync', 'lstatSync', 'existsSync', 'openSync', 'accessSync', 'realpathSync']) {
+  const orig = fs[name];
+  fs[name] = function (p) {
+    const t0 = t();
+    try {
+      return orig.apply(this, arguments);
+    } finally {
+      const k = `${name} ${typeof p === 'number' ? 'fd' : kind(p)}`;
+      const e = (fsCalls[k] ??= { n: 0, ms: 0 });
+      e.n++;
+      e.ms += t() - t0;
+    }
+  };
+}
+
+let written = false;
+function write() {
+  if (written) return;
+  written = true;
+  marks.end = t();
+  const nt = performance.nodeTiming;
+  const out = {
+    nodeTiming: { nodeStart: nt.nodeStart, v8Start: nt.v8Start, environment: nt.environment, bootstrapComplete: nt.bootstrapComplete, loopStart: nt.loopStart },
+    marks,
+    requires,
+    fsCalls,
+    memory: process.memoryUsage(),
+    heap: v8.getHeapStatistics(),
+    heapSpaces: v8.getHeapSpaceStatistics().map((s) => ({ name: s.space_name, used: s.space_used_size, size: s.space_size, physical: s.physical_space_size })),
+    resourceUsage: process.resourceUsage(),
+  };
+  if (process.env.TRACE_OUT) fs.writeFileSync(process.env.TRACE_OUT, JSON.stringify(out));
+}
+process.on('exit', write);
+if (process.env.TRACE_AFTER_MS) setTimeout(write, Number(process.env.TRACE_AFTER_MS)).unref();
