@@ -23,7 +23,7 @@ start_service() {
 zombies_of_init() {
   docker exec "$1" sh -c 'cat /proc/[0-9]*/stat 2>/dev/null' | awk '$3 == "Z" && $4 == 1' | wc -l
 }
-no_zombies_of_init() { [[ "$(zombies_of_init "$1")" == 0 ]]; }
+no_zombies_of_init() { local n; n=$(zombies_of_init "$1") && [[ "$n" == 0 ]]; }  # pipefail: exec must work
 reaped_count() { docker logs "$1" 2>&1 | grep -c 'reaped orphan pid'; }
 reaped_at_least() { (( $(reaped_count "$1") >= $2 )); }
 # grown_or_gone PATH BYTES CONTAINER: PATH (a file or a directory) holds more than BYTES, or the
