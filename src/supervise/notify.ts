@@ -150,7 +150,7 @@ export function defaultNotifyPath(): string {
 export interface NotifyHandlers {
   /** one parsed datagram; `now` is when tsinit read it (performance.now()) */
   onMessage(msg: NotifyMessage, now: number): void;
-  /** the socket failed (recv error): the checker's problem, not the service's */
+  /** the socket failed (recv error): the checker's problem, not the service's; called at every failure */
   onUnknown(reason: string, now: number): void;
   /** the socket works again after onUnknown */
   onOk?(now: number): void;
@@ -235,8 +235,8 @@ export class NotifySocket {
     return n;
   }
 
+  /** Every failure is passed on (the Watchdog reports each cause once and needs to know it goes on). */
   private fail(reason: string): void {
-    if (this.failing === reason) return;
     this.failing = reason;
     this.handlers.onUnknown(`notify socket ${this.path}: ${reason}`, this.clock());
   }

@@ -1,9 +1,20 @@
-// The watchdog on a fake clock: `t` is the only time there is, advanced by the test.
+// The watchdog on a fake clock (`t` is the only time there is, advanced by the test), then the sources
+// and probes that feed it, against real pipes, files, processes and sockets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ProbeConfig, RateLimiter, recommendedTickMs, Watchdog, WatchdogConfig, WatchdogEvent,
 } from '../../src/supervise/watchdog';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync, renameSync } from 'node:fs';
+import { createServer, IncomingMessage, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FdHeartbeat, FileHeartbeat, StatLike } from '../../src/supervise/heartbeat-sources';
+import { HealthCmdProbe, HealthHttpProbe, parseHealthUrl } from '../../src/supervise/probes';
+import { Reaper } from '../../src/reaper';
+import { spawnChild } from '../../src/child';
+import { listProcesses } from '../../src/sys/proc';
 
 const TICK = 100;
 
@@ -428,4 +439,379 @@ test('probes with a heartbeat deadline: a success is a heartbeat; a deadline mis
   driveProbes(h, 10_000, (t) => (t < 2000 ? { result: 'success' } : { result: 'unknown', detail: 'connect: EMFILE' }));
   assert.equal(h.kills().length, 0);
   assert.ok(h.of('cannot-tell').length >= 2);
+});
+
+// ---- the sources and probes that feed the watchdog (real pipes, files, processes, sockets) --------
+// Effectful, so they wait for outcomes (never for a fixed time) and check that nothing leaks.
+
+
+const fdCount = () => readdirSync('/proc/self/fd').length;
+
+/** A promise and its resolver, to wait for a callback. */
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+test('FdHeartbeat: each write of the service is a beat; EOF once the service is gone; no fd left', () =>
+  withReaper(async (reaper) => {
+    const before = fdCount();
+    let beats = 0;
+    const ended = deferred<void>();
+    const hb = FdHeartbeat.open({
+      onBeat: () => beats++,
+      onUnknown: (r) => assert.fail(r),
+      onEnd: () => ended.resolve(),
+    });
+    assert.deepEqual(hb.env(), { TSINIT_WATCHDOG_FD: '3' });
+    const child = spawnChild(
+      {
+        argv: ['/bin/sh', '-c', 'for i in 1 2 3; do echo alive >&"$TSINIT_WATCHDOG_FD"; done'],
+        env: hb.env(),
+        fds: hb.fds(),
+        grouping: 'group',
+      },
+      reaper,
+    );
+    hb.spawned();
+    assert.deepEqual(await child.exited, { code: 0, signal: null });
+    await ended.promise;
+    assert.ok(beats >= 1, 'at least one beat (writes may coalesce)');
+    assert.equal(hb.bytes, 'alive\n'.length * 3);
+    hb.close();
+    hb.close();
+    await new Promise((r) => setImmediate(r)); // let libuv close the handle
+    assert.equal(fdCount(), before);
+  }));
+
+test('FdHeartbeat: the service gets only the write end, as fd 3', () =>
+  withReaper(async (reaper) => {
+    const hb = FdHeartbeat.open({ onBeat: () => undefined, onUnknown: () => undefined });
+    const dir = mkdtempSync(join(tmpdir(), 'tsinit-hb-'));
+    const out = join(dir, 'fds');
+    const child = spawnChild(
+      { argv: ['/bin/sh', '-c', `ls /proc/self/fd > ${out}; readlink /proc/self/fd/3 >> ${out}`], fds: hb.fds(), grouping: 'group' },
+      reaper,
+    );
+    hb.spawned();
+    await child.exited;
+    hb.close();
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    assert.match(lines[lines.length - 1], /^pipe:/);
+    // 0, 1, 2, 3 and the fd ls uses to read the directory: nothing else
+    assert.ok(lines.slice(0, -1).every((l) => Number(l) <= 4), lines.join(' '));
+    rmSync(dir, { recursive: true, force: true });
+  }));
+
+test('FileHeartbeat: the baseline is not a beat; a touch, a rewrite and a replace are', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsinit-hbfile-'));
+  const path = join(dir, 'alive');
+  writeFileSync(path, 'left over from the last run');
+  let beats = 0;
+  const src = new FileHeartbeat(path, { onBeat: () => beats++, onUnknown: (r) => assert.fail(r) }, { pollMs: 0 });
+  await src.start();
+  await src.poll();
+  assert.equal(beats, 0);
+  utimesSync(path, new Date(2001, 1, 1), new Date(2001, 1, 1)); // any change counts, even backwards
+  await src.poll();
+  assert.equal(beats, 1);
+  await src.poll();
+  assert.equal(beats, 1, 'no change, no beat');
+  writeFileSync(join(dir, 'new'), 'x');
+  utimesSync(join(dir, 'new'), new Date(2001, 1, 1), new Date(2001, 1, 1));
+  renameSync(join(dir, 'new'), path); // same mtime, new inode
+  await src.poll();
+  assert.equal(beats, 2);
+  src.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('FileHeartbeat: a missing file is not a failure; its creation is a beat', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsinit-hbfile-'));
+  const path = join(dir, 'alive');
+  let beats = 0;
+  const src = new FileHeartbeat(path, { onBeat: () => beats++, onUnknown: (r) => assert.fail(r) }, { pollMs: 0 });
+  await src.start();
+  await src.poll();
+  assert.equal(beats, 0);
+  writeFileSync(path, '');
+  await src.poll();
+  assert.equal(beats, 1);
+  src.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('FileHeartbeat: a stat error is unknown at every failure, recovery is reported once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsinit-hbfile-'));
+  const path = join(dir, 'alive');
+  writeFileSync(path, '');
+  const unknown: string[] = [];
+  let ok = 0;
+  let failWith: string | null = null;
+  const src = new FileHeartbeat(path, { onBeat: () => undefined, onUnknown: (r) => unknown.push(r), onOk: () => ok++ }, {
+    pollMs: 0,
+    stat: async (p) => {
+      if (failWith) throw Object.assign(new Error(failWith), { code: failWith });
+      const { statSync } = await import('node:fs');
+      return statSync(p, { bigint: true }) as StatLike;
+    },
+  });
+  await src.start();
+  failWith = 'EACCES';
+  await src.poll();
+  await src.poll();
+  assert.deepEqual(unknown, [`stat ${path}: EACCES`, `stat ${path}: EACCES`]);
+  failWith = null;
+  await src.poll();
+  await src.poll();
+  assert.equal(ok, 1);
+  src.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('FileHeartbeat: a stat that hangs is unknown (on a fake clock), and never stacked', async () => {
+  let t = 0;
+  let calls = 0;
+  const unknown: string[] = [];
+  const src = new FileHeartbeat('/nfs/alive', { onBeat: () => undefined, onUnknown: (r) => unknown.push(r) }, {
+    pollMs: 0,
+    statTimeoutMs: 5000,
+    clock: () => t,
+    stat: () => {
+      calls++;
+      return new Promise<StatLike>(() => undefined);
+    },
+  });
+  void src.start();
+  for (t = 500; t < 4999; t += 500) void src.poll();
+  assert.deepEqual(unknown, []);
+  t = 5000;
+  void src.poll();
+  assert.deepEqual(unknown, ['stat /nfs/alive is hanging']);
+  assert.equal(calls, 1, 'one stat in flight at a time');
+  src.close();
+});
+
+// -- probes --
+
+function groupAlive(pgid: number): number[] {
+  return listProcesses().filter((p) => p.pgrp === pgid && p.state !== 'Z').map((p) => p.pid);
+}
+
+/** Runs `body` with a started reaper, and always stops it (a failed assertion must not hang the file). */
+async function withReaper(body: (reaper: Reaper) => Promise<void>): Promise<void> {
+  const reaper = new Reaper();
+  reaper.start();
+  try {
+    await body(reaper);
+  } finally {
+    reaper.stop();
+  }
+}
+
+/** Waits until `cond` holds, checking every 10 ms, failing after 10 s: SIGKILL is delivered asynchronously. */
+async function eventually(what: string, cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
+test('HealthCmdProbe: exit 0 is success, exit 3 a failure with its output, 127 unknown', () =>
+  withReaper(async (reaper) => {
+    const probe = (cmd: string) => new HealthCmdProbe(cmd, { timeoutMs: 10_000, reaper }).run();
+    assert.equal((await probe('true')).result, 'success');
+    assert.deepEqual(await probe('echo "db down" >&2; exit 3'), { result: 'failure', detail: 'exit 3: db down' });
+    const missing = await probe('/no/such/health-check');
+    assert.equal(missing.result, 'unknown');
+    assert.match(missing.detail ?? '', /could not run \(exit 127\).*not found/);
+  }));
+
+test('HealthCmdProbe: a timeout kills the whole process group and reaps it', () =>
+  withReaper(async (reaper) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsinit-probe-'));
+    const pidFile = join(dir, 'pgid');
+    try {
+      const probe = new HealthCmdProbe(`sleep 60 & echo $$ > ${pidFile}; sleep 60`, { timeoutMs: 300, reaper });
+      const outcome = await probe.run();
+      assert.equal(outcome.result, 'timeout');
+      assert.match(outcome.detail ?? '', /no exit within 300ms/);
+      const pgid = Number(readFileSync(pidFile, 'utf8'));
+      // The group got SIGKILL: the leader is reaped; the background sleep dies as soon as the kernel
+      // delivers the signal and is then reaped as an orphan.
+      await eventually('the probe group is gone', () => groupAlive(pgid).length === 0);
+      await eventually('every child of the test is reaped', () => {
+        reaper.reap();
+        return !listProcesses().some((p) => p.ppid === process.pid);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }));
+
+test('HealthCmdProbe: a process the probe left in the background is killed after the probe exits', () =>
+  withReaper(async (reaper) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsinit-probe-'));
+    const pidFile = join(dir, 'bg');
+    try {
+      const outcome = await new HealthCmdProbe(`sleep 60 & echo $! > ${pidFile}`, { timeoutMs: 10_000, reaper }).run();
+      assert.equal(outcome.result, 'success');
+      const bg = Number(readFileSync(pidFile, 'utf8'));
+      await eventually('the background sleep is gone', () => !listProcesses().some((p) => p.pid === bg && p.state !== 'Z'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }));
+
+test('HealthCmdProbe: one in flight; a spawn failure (EMFILE) is unknown, not dead', () =>
+  withReaper(async (reaper) => {
+    const probe = new HealthCmdProbe('sleep 0.2', { timeoutMs: 10_000, reaper });
+    const a = probe.run();
+    const b = probe.run();
+    assert.equal(a, b);
+    assert.equal(probe.inFlight, true);
+    await a;
+    assert.equal(probe.inFlight, false);
+    assert.equal(probe.runs, 1);
+    // Use up every fd: the pipe for the next probe cannot be made.
+    const held: number[] = [];
+    let outcome;
+    try {
+      try {
+        for (;;) held.push(openSync('/dev/null', 'r'));
+      } catch {
+        // EMFILE: the limit is reached
+      }
+      outcome = await new HealthCmdProbe('true', { timeoutMs: 10_000, reaper }).run();
+    } finally {
+      for (const fd of held) closeSync(fd);
+    }
+    assert.equal(outcome.result, 'unknown');
+    assert.match(outcome.detail ?? '', /EMFILE/);
+  }));
+
+test('HealthCmdProbe: 200 probes leave the fd count unchanged', () =>
+  withReaper(async (reaper) => {
+    const probe = new HealthCmdProbe('echo ok', { timeoutMs: 10_000, reaper });
+    await probe.run();
+    const before = fdCount();
+    for (let i = 0; i < 200; i++) assert.equal((await probe.run()).result, 'success');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(fdCount(), before);
+  }));
+
+async function withServer(
+  handler: (req: IncomingMessage, res: import('node:http').ServerResponse) => void,
+  run: (url: string, server: Server) => Promise<void>,
+): Promise<void> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  try {
+    await run(`http://127.0.0.1:${port}/healthz`, server);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}
+
+test('HealthHttpProbe: 200-399 healthy, 500 a failure; Connection: close, no agent', async () => {
+  let status = 200;
+  const seen: Array<string | undefined> = [];
+  await withServer(
+    (req, res) => {
+      seen.push(req.headers.connection);
+      res.writeHead(status, { 'Content-Type': 'text/plain' }).end('body');
+    },
+    async (url) => {
+      const probe = new HealthHttpProbe(url, { timeoutMs: 5000 });
+      assert.deepEqual(await probe.run(), { result: 'success', detail: 'HTTP 200' });
+      status = 302;
+      assert.equal((await probe.run()).result, 'success');
+      status = 503;
+      assert.deepEqual(await probe.run(), { result: 'failure', detail: 'HTTP 503' });
+    },
+  );
+  assert.deepEqual(seen, ['close', 'close', 'close']);
+});
+
+test('HealthHttpProbe: a server that hangs is a timeout; a closed port is a failure', async () => {
+  await withServer(
+    () => undefined, // never answers
+    async (url) => {
+      const outcome = await new HealthHttpProbe(url, { timeoutMs: 200 }).run();
+      assert.deepEqual(outcome, { result: 'timeout', detail: 'no answer within 200ms' });
+    },
+  );
+  // A port nobody listens on: take one, then close it.
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  assert.deepEqual(await new HealthHttpProbe(`http://127.0.0.1:${port}/`, { timeoutMs: 5000 }).run(), {
+    result: 'failure',
+    detail: 'ECONNREFUSED',
+  });
+});
+
+test('HealthHttpProbe: a name that does not resolve is unknown (tsinit cannot probe), not dead', async () => {
+  const outcome = await new HealthHttpProbe('http://no-such-host.invalid/', { timeoutMs: 5000 }).run();
+  assert.equal(outcome.result, 'unknown');
+});
+
+test('HealthHttpProbe: 300 probes, some against a hanging server, leave no fd and no socket behind', async () => {
+  let hang = false;
+  await withServer(
+    (_req, res) => {
+      if (!hang) res.end('ok');
+    },
+    async (url, server) => {
+      const probe = new HealthHttpProbe(url, { timeoutMs: 50 });
+      await probe.run();
+      const before = fdCount();
+      for (let i = 0; i < 300; i++) {
+        hang = i % 10 === 9;
+        const o = await probe.run();
+        assert.equal(o.result, hang ? 'timeout' : 'success');
+      }
+      await new Promise((r) => setImmediate(r));
+      assert.equal(fdCount(), before);
+      const open = await new Promise<number>((r) => server.getConnections((_e, n) => r(n)));
+      assert.ok(open <= 1, `server still holds ${open} connections`);
+    },
+  );
+});
+
+test('parseHealthUrl: http and https only', () => {
+  assert.equal(parseHealthUrl('http://127.0.0.1:8080/healthz').port, '8080');
+  assert.throws(() => parseHealthUrl('ftp://x/'), /http:\/\/ or https:\/\//);
+  assert.throws(() => parseHealthUrl('127.0.0.1:8080'), /http:\/\/ or https:\/\/|invalid URL/);
+});
+
+test('sources feed the watchdog: a real fd heartbeat keeps it quiet, silence kills (fake clock for the decisions)', async () => {
+  let t = 0;
+  const w = new Watchdog({ periodMs: 1000, startTimeoutMs: 5000, tickMs: 100, maxKills: { count: 3, windowMs: 60_000 } });
+  w.start(0);
+  const hb = FdHeartbeat.open({ onBeat: (now) => w.beat(now, 'fd'), onUnknown: (r, now) => w.unknown(now, 'fd', r) }, { clock: () => t });
+  try {
+    const [[, writeFd]] = hb.fds();
+    const beat = deferred<void>();
+    const onBeat = w.beat.bind(w);
+    w.beat = (now, source) => {
+      onBeat(now, source);
+      beat.resolve();
+    };
+    t = 500;
+    const { writeSync } = await import('node:fs');
+    writeSync(writeFd, 'alive\n');
+    await beat.promise;
+    assert.equal(w.lastBeatAt, 500);
+    const types: string[] = [];
+    for (t = 500; t <= 1500; t += 100) for (const e of w.tick(t)) types.push(`${t}:${e.type}`);
+    assert.deepEqual(types, ['500:started', '1500:kill']);
+  } finally {
+    hb.close();
+  }
 });
