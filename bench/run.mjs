@@ -63,6 +63,8 @@ function probeLogd(tmp) {
   return { ok: r.status === 0 && found, why: r.status !== 0 ? `tsinit logd exited ${r.status ?? r.signal}` : found ? '' : 'no line written' };
 }
 
+const countProcesses = () => fs.readdirSync('/proc').filter((e) => e.charCodeAt(0) >= 48 && e.charCodeAt(0) <= 57).length;
+
 function checkTsinit() {
   const r = spawnSync(TSINIT, ['--', '/bin/true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10000, env: ENV });
   if (r.status !== 0) {
@@ -161,10 +163,13 @@ async function main() {
     if (only && !only.includes(sc.id)) continue;
     const ts = Date.now();
     log(`- ${sc.id} ...`);
+    const conditions = { loadBefore: os.loadavg()[0], processesBefore: countProcesses() };
     try {
       const r = await sc.run(ctx);
+      r.conditions = { ...conditions, loadAfter: os.loadavg()[0], processesAfter: countProcesses(), seconds: (Date.now() - ts) / 1000 };
       results.push(r);
-      log(`  ${sc.id}: ${r.skipped ? `skipped (${r.skipped})` : 'done'} in ${((Date.now() - ts) / 1000).toFixed(1)} s`);
+      const c = r.conditions;
+      log(`  ${sc.id}: ${r.skipped ? `skipped (${r.skipped})` : 'done'} in ${c.seconds.toFixed(1)} s (load ${c.loadBefore.toFixed(1)}→${c.loadAfter.toFixed(1)}, ${c.processesBefore}→${c.processesAfter} processes on the host)`);
     } catch (e) {
       log(`  ${sc.id}: FAILED: ${e.stack ?? e}`);
       results.push({ id: sc.id, title: sc.id, error: String(e.message ?? e) });
@@ -172,9 +177,13 @@ async function main() {
   }
   const targets = results.flatMap((r) => r.targets ?? []);
   const load1 = os.loadavg()[0];
-  const meta = `${new Date().toISOString().slice(0, 16)}Z · ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}) · node ${process.version} · kernel ${os.release()} · load ${load0.toFixed(1)}→${load1.toFixed(1)}${REMOVED_ENV.length ? ` · without ${REMOVED_ENV.join(', ')}` : ''}${quick ? ' · QUICK' : ''}`;
+  const git = (args) => spawnSync('git', args, { cwd: BENCH, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const commit = git(['rev-parse', '--short', 'HEAD']);
+  const meta = `${new Date().toISOString().slice(0, 16)}Z · tsinit ${commit} · ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}) · node ${process.version} · kernel ${os.release()} · load ${load0.toFixed(1)}→${load1.toFixed(1)}${REMOVED_ENV.length ? ` · without ${REMOVED_ENV.join(', ')}` : ''}${quick ? ' · QUICK' : ''}`;
   const out = {
     date: new Date().toISOString(),
+    commit,
+    uncommittedSrcFiles: git(['status', '--porcelain', '--', '../src']).split('\n').filter(Boolean).length,
     quick,
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, kernel: os.release(), node: process.version, loadavg: [load0, load1] },
     config: { reps: REPS, orphans: ctx.orphans, logMB: ctx.logMB, hups: ctx.hups, removedEnv: REMOVED_ENV },

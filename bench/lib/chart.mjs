@@ -16,7 +16,7 @@ export function renderChart(results, meta) {
   const BAR = 440;
   const ROW = 20;
   const panels = results.filter((s) => s.rows && s.rows.length);
-  let y = 56;
+  let y = 84;
   const parts = [];
   for (const s of panels) {
     parts.push(`<text x="16" y="${y}" class="title">${esc(s.title)} <tspan class="unit">(${esc(s.unit)}, ${s.better} is better)</tspan></text>`);
@@ -24,7 +24,7 @@ export function renderChart(results, meta) {
     const max = Math.max(...s.rows.map((r) => Math.max(r.stats.p95, r.stats.median)).filter(Number.isFinite)) * 1.02 || 1;
     const scale = (v) => (Number.isFinite(v) ? Math.max(0, (v / max) * BAR) : 0);
     for (const r of s.rows) {
-      const cls = r.ref ? 'ref' : r.init === 'tsinit' ? 'ts' : 'anchor';
+      const cls = r.ref ? 'ref' : r.info ? 'info' : r.init === 'tsinit' ? 'ts' : 'anchor';
       const w = scale(r.stats.median);
       const p95 = scale(r.stats.p95);
       parts.push(
@@ -52,14 +52,16 @@ export function renderChart(results, meta) {
   .ts { fill: #e8590c; }
   .ref { fill: #495057; }
   .anchor { fill: #74c0fc; }
+  .info { fill: #ced4da; }
   .whisker { stroke: #343a40; stroke-width: 1; }
 </style>
 <rect width="100%" height="100%" fill="#ffffff"/>
 <text x="16" y="24" class="head">tsinit vs tini, dumb-init, catatonit, s6-log: median bars, whisker to p95, ratio to the grey reference</text>
 <text x="16" y="40" class="sub">${esc(meta)}</text>
-<rect x="${W - 260}" y="30" width="10" height="10" class="ts"/><text x="${W - 246}" y="39" class="sub">tsinit</text>
-<rect x="${W - 196}" y="30" width="10" height="10" class="ref"/><text x="${W - 182}" y="39" class="sub">reference</text>
-<rect x="${W - 112}" y="30" width="10" height="10" class="anchor"/><text x="${W - 98}" y="39" class="sub">anchor</text>
+<rect x="16" y="48" width="10" height="10" class="ts"/><text x="30" y="57" class="sub">tsinit</text>
+<rect x="80" y="48" width="10" height="10" class="ref"/><text x="94" y="57" class="sub">reference (Node's floor, best anchor, plain pipe)</text>
+<rect x="390" y="48" width="10" height="10" class="anchor"/><text x="404" y="57" class="sub">other anchors</text>
+<rect x="500" y="48" width="10" height="10" class="info"/><text x="514" y="57" class="sub">for information (not a target)</text>
 ${parts.join('\n')}
 </svg>
 `;

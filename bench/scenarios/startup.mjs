@@ -28,6 +28,7 @@ export async function run(ctx) {
     init: s.init ?? null,
     pid1: s.pid1,
     ref: s.ref ?? false,
+    info: s.info ?? false,
     samples: res.get(s.name),
     stats: summary(res.get(s.name)),
   }));
