@@ -284,11 +284,16 @@ function section5() {
 }
 
 // ---- 6. memory ----------------------------------------------------------------------------------
-async function rssOf(argv, extraEnv = {}) {
+/**
+ * RSS of a long-running process 0.7 s after start, from /proc (status and smaps). With `trace`, the
+ * tracer is preloaded to read V8's heap statistics; it costs memory itself, so the RSS numbers come
+ * from the runs without it.
+ */
+async function rssOf(argv, trace) {
   const traceOut = path.join(TMP, `rss-${Math.random()}.json`);
   const nodeAt = argv.indexOf('node');
-  const args = [...argv.slice(0, nodeAt + 1), '-r', TRACE, ...argv.slice(nodeAt + 1)];
-  const child = start(args, { env: { ...CLEAN_ENV, ...extraEnv, TRACE_OUT: traceOut, TRACE_AFTER_MS: '300' }, stdio: 'ignore' });
+  const args = trace ? [...argv.slice(0, nodeAt + 1), '-r', TRACE, ...argv.slice(nodeAt + 1)] : argv;
+  const child = start(args, { env: { ...CLEAN_ENV, TRACE_OUT: traceOut, TRACE_AFTER_MS: '300' }, stdio: 'ignore' });
   await sleep(700);
   const pid = child.pid;
   const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -309,17 +314,17 @@ async function rssOf(argv, extraEnv = {}) {
   for (const k of childrenOf(pid)) process.kill(k, 'SIGKILL');
   process.kill(pid, 'SIGKILL');
   await child.done;
-  let trace = null;
+  let traced = null;
   try {
-    trace = JSON.parse(fs.readFileSync(traceOut, 'utf8'));
+    traced = JSON.parse(fs.readFileSync(traceOut, 'utf8'));
   } catch {
     // none
   }
-  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), maps, trace };
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), maps, trace: traced };
 }
 
 async function section6() {
-  say('## 6. Memory: idle node vs tsinit -- sleep (clean environment, 0.7 s after start)');
+  say('## 6. Memory: idle node vs tsinit -- sleep (clean environment, 0.7 s after start; V8 heap columns from separate traced runs)');
   say();
   const variants = [
     ['idle node', ['node', '-e', 'setInterval(() => {}, 1 << 30)']],
@@ -331,7 +336,13 @@ async function section6() {
     ['tsinit -- sleep, --max-semi-space-size=1 --lite-mode', ['node', '--max-semi-space-size=1', '--lite-mode', DIST, '--', 'sleep', '100']],
   ];
   const res = new Map(variants.map(([n]) => [n, []]));
-  for (let r = 0; r < 3; r++) for (const [n, a] of variants) res.get(n).push(await rssOf(a));
+  const heap = new Map(variants.map(([n]) => [n, []]));
+  for (let r = 0; r < 3; r++) {
+    for (const [n, a] of variants) {
+      res.get(n).push(await rssOf(a, false));
+      heap.get(n).push((await rssOf(a, true)).trace);
+    }
+  }
   say('| variant | VmRSS MiB | anon MiB | file-backed MiB | V8 heap used MiB | V8 heap committed MiB | external+arraybuffers MiB | vs idle node |');
   say('|---|---:|---:|---:|---:|---:|---:|---:|');
   const base = med(res.get('idle node').map((x) => x.rss));
@@ -342,9 +353,9 @@ async function section6() {
       rss: med(xs.map((x) => x.rss)),
       anon: med(xs.map((x) => x.anon)),
       file: med(xs.map((x) => x.file)),
-      heapUsed: med(xs.map((x) => x.trace?.memory.heapUsed / 2 ** 20)),
-      heapTotal: med(xs.map((x) => x.trace?.memory.heapTotal / 2 ** 20)),
-      external: med(xs.map((x) => (x.trace ? (x.trace.memory.external + x.trace.memory.arrayBuffers) / 2 ** 20 : NaN))),
+      heapUsed: med(heap.get(n).map((t) => t?.memory.heapUsed / 2 ** 20)),
+      heapTotal: med(heap.get(n).map((t) => t?.memory.heapTotal / 2 ** 20)),
+      external: med(heap.get(n).map((t) => (t ? (t.memory.external + t.memory.arrayBuffers) / 2 ** 20 : NaN))),
     };
     json.memory[n] = row;
     say(`| ${n} | ${f1(row.rss)} | ${f1(row.anon)} | ${f1(row.file)} | ${f1(row.heapUsed)} | ${f1(row.heapTotal)} | ${f1(row.external)} | ${f2(row.rss / base)}x |`);
