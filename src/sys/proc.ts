@@ -110,3 +110,82 @@ export function descendantsOf(root: number, procs: ProcStat[]): ProcStat[] {
   }
   return out;
 }
+
+// ---- more of /proc, for hang reports and daemon adoption (added; the functions above are unchanged) --
+
+/** Parses /proc/PID/status ("Name:\tsh", "VmRSS:\t  1234 kB" ...) into its fields, values trimmed. */
+export function parseStatus(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) out[line.slice(0, colon)] = line.slice(colon + 1).trim();
+  }
+  return out;
+}
+
+export function readStatus(pid: number): Record<string, string> | null {
+  const text = readText(`/proc/${pid}/status`);
+  return text === null ? null : parseStatus(text);
+}
+
+/** "1234 kB" -> 1234; null when absent (kernel threads and zombies have no VmRSS). */
+export function statusKb(value: string | undefined): number | null {
+  const m = /^(\d+)\s*kB$/.exec(value ?? '');
+  return m ? Number(m[1]) : null;
+}
+
+/** Seconds since boot, from /proc/uptime: the clock /proc/PID/stat's starttime counts on. */
+export function readUptimeSeconds(): number | null {
+  const text = readText('/proc/uptime');
+  const n = text === null ? NaN : Number(text.split(' ')[0]);
+  return Number.isFinite(n) ? n : null;
+}
+
+export interface KernelUnits {
+  /** USER_HZ: the unit of utime, stime and starttime in /proc/PID/stat */
+  ticksPerSecond: number;
+  /** the unit of rss in /proc/PID/stat */
+  pageSize: number;
+}
+
+const AT_PAGESZ = 6;
+const AT_CLKTCK = 17;
+
+/** Reads a 64-bit little-endian auxiliary vector (/proc/self/auxv) into its (type, value) pairs. Pure. */
+export function parseAuxv(buf: Buffer): Map<number, number> {
+  const out = new Map<number, number>();
+  for (let off = 0; off + 16 <= buf.length; off += 16) {
+    const type = Number(buf.readBigUInt64LE(off));
+    if (type === 0) break;
+    out.set(type, Number(buf.readBigUInt64LE(off + 8)));
+  }
+  return out;
+}
+
+let units: KernelUnits | null = null;
+
+/**
+ * sysconf(_SC_CLK_TCK) and the page size, without libc: the kernel hands both to every process in
+ * its auxiliary vector. Falls back to 100 and 4096 (USER_HZ is 100 on every architecture Node runs on).
+ */
+export function kernelUnits(): KernelUnits {
+  if (units) return units;
+  let aux = new Map<number, number>();
+  try {
+    if (process.arch === 'x64' || process.arch === 'arm64') aux = parseAuxv(readFileSync('/proc/self/auxv'));
+  } catch {
+    // unreadable: defaults
+  }
+  units = { ticksPerSecond: aux.get(AT_CLKTCK) || 100, pageSize: aux.get(AT_PAGESZ) || 4096 };
+  return units;
+}
+
+/** The children of `pid` that are still alive (not zombies), with their stat. */
+export function liveChildren(pid: number): ProcStat[] {
+  const out: ProcStat[] = [];
+  for (const child of childrenOf(pid)) {
+    const st = readStat(child);
+    if (st && st.ppid === pid && st.state !== 'Z' && st.state !== 'X') out.push(st);
+  }
+  return out;
+}
