@@ -83,6 +83,11 @@ export interface SnapshotOptions {
   spare?: ReadonlySet<number>;
   /** performance.now() by default */
   now?: number;
+  /**
+   * only what a later report's "since" needs (pids, start times, CPU): no command lines, wchan or
+   * threads. Cheap enough to take at every heartbeat, as the baseline of the next report.
+   */
+  light?: boolean;
 }
 
 /** The tree under `root` (root included) as it is now. Processes that vanish meanwhile are left out. */
@@ -98,18 +103,19 @@ export function takeSnapshot(root: number, opts: SnapshotOptions = {}): TreeSnap
     }
     return true;
   });
+  const light = opts.light === true;
   const procs: ProcSample[] = stats.map((p) => ({
     pid: p.pid,
     ppid: p.ppid,
     state: p.state,
     comm: p.comm,
-    cmdline: readCmdline(p.pid),
-    wchan: readWchan(p.pid),
+    cmdline: light ? '' : readCmdline(p.pid),
+    wchan: light ? '-' : readWchan(p.pid),
     startTicks: p.starttime,
     utimeTicks: p.utime,
     stimeTicks: p.stime,
     rssKb: Math.round((p.rss * pageSize) / 1024),
-    threads: threadStates(p.pid),
+    threads: light ? { total: 1, running: 0, diskWait: 0 } : threadStates(p.pid),
   }));
   return {
     root,

@@ -9,7 +9,7 @@
 import { openSync, closeSync, readSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { Socket } from 'node:net';
+import { isIP, Socket } from 'node:net';
 import { Child, spawnChild } from '../child';
 import { Reaper } from '../reaper';
 import { describeStatus, SIGKILL } from '../signals';
@@ -244,6 +244,9 @@ export class HealthHttpProbe extends OneAtATime {
       const { timeoutMs } = this.opts;
       let done = false;
       let req: http.ClientRequest | null = null;
+      // A name that has not resolved by the timeout is the resolver's problem, not the service's.
+      const host = this.url.hostname.replace(/^\[|\]$/g, '');
+      let resolved = isIP(host) !== 0;
       const finish = (o: ProbeOutcome): void => {
         if (done) return;
         done = true;
@@ -251,10 +254,10 @@ export class HealthHttpProbe extends OneAtATime {
         req?.destroy();
         resolve(o);
       };
-      const timer = setTimeout(
-        () => finish({ result: 'timeout', detail: `no answer within ${formatDuration(timeoutMs)}` }),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => {
+        if (!resolved) finish({ result: 'unknown', detail: `cannot probe: looking up ${host} took longer than ${formatDuration(timeoutMs)}` });
+        else finish({ result: 'timeout', detail: `no answer within ${formatDuration(timeoutMs)}` });
+      }, timeoutMs);
       const mod = this.url.protocol === 'https:' ? https : http;
       try {
         req = mod.request(
@@ -278,6 +281,7 @@ export class HealthHttpProbe extends OneAtATime {
       }
       // Always listened to: a destroy() after finish() may still emit an error, and an unhandled
       // 'error' would crash tsinit.
+      req.on('socket', (socket) => socket.once('lookup', () => (resolved = true)));
       req.on('error', (e: NodeJS.ErrnoException) => {
         const code = e.code ?? '';
         if (SERVICE_ERRORS.has(code) || code.startsWith('HPE_')) finish({ result: 'failure', detail: code });

@@ -153,7 +153,8 @@ test('a real tree: sleep shows S, a SIGSTOPped process T stopped, a busy loop R 
     const spinner = kids.find((p) => p.cmdline !== 'sleep 60')!;
     assert.equal(sleeps.length, 2);
     libc.kill(sleeps[1].pid, SIGSTOP);
-    const baseline = takeSnapshot(parent.pid, { now: 0 });
+    const baseline = takeSnapshot(parent.pid, { now: 0, light: true });
+    assert.ok(baseline.procs.every((p) => p.cmdline === '' && p.wchan === '-'));
     const snap = await eventually('the spinner used CPU since the baseline, the stopped sleep shows T', () => {
       const s = takeSnapshot(parent.pid, { now: 1000 });
       const spin = s.procs.find((p) => p.pid === spinner.pid)!;

@@ -743,6 +743,9 @@ test('HealthHttpProbe: a server that hangs is a timeout; a closed port is a fail
     async (url) => {
       const outcome = await new HealthHttpProbe(url, { timeoutMs: 200 }).run();
       assert.deepEqual(outcome, { result: 'timeout', detail: 'no answer within 200ms' });
+      // By name too: once the name has resolved, no answer is the service's.
+      const byName = await new HealthHttpProbe(url.replace('127.0.0.1', 'localhost'), { timeoutMs: 200 }).run();
+      assert.deepEqual(byName, { result: 'timeout', detail: 'no answer within 200ms' });
     },
   );
   // A port nobody listens on: take one, then close it.
@@ -756,9 +759,10 @@ test('HealthHttpProbe: a server that hangs is a timeout; a closed port is a fail
   });
 });
 
-test('HealthHttpProbe: a name that does not resolve is unknown (tsinit cannot probe), not dead', async () => {
+test('HealthHttpProbe: a name that does not resolve (or whose lookup hangs) is unknown, not dead', async () => {
   const outcome = await new HealthHttpProbe('http://no-such-host.invalid/', { timeoutMs: 5000 }).run();
   assert.equal(outcome.result, 'unknown');
+  assert.match(outcome.detail ?? '', /ENOTFOUND|EAI_AGAIN|looking up no-such-host.invalid/);
 });
 
 test('HealthHttpProbe: 300 probes, some against a hanging server, leave no fd and no socket behind', async () => {
@@ -768,12 +772,15 @@ test('HealthHttpProbe: 300 probes, some against a hanging server, leave no fd an
       if (!hang) res.end('ok');
     },
     async (url, server) => {
-      const probe = new HealthHttpProbe(url, { timeoutMs: 50 });
-      await probe.run();
+      // A generous timeout where the server answers (a loaded machine must not fail the test), a
+      // short one where it never will (the outcome cannot depend on timing).
+      const answered = new HealthHttpProbe(url, { timeoutMs: 10_000 });
+      const hanging = new HealthHttpProbe(url, { timeoutMs: 50 });
+      await answered.run();
       const before = fdCount();
       for (let i = 0; i < 300; i++) {
         hang = i % 10 === 9;
-        const o = await probe.run();
+        const o = await (hang ? hanging : answered).run();
         assert.equal(o.result, hang ? 'timeout' : 'success');
       }
       await new Promise((r) => setImmediate(r));
