@@ -161,6 +161,8 @@ export class Watchdog {
   start(now: number): void {
     this.phase = 'starting';
     this.startedAt = now;
+    // A WATCHDOG_USEC= override belongs to the incarnation that sent it, as in systemd.
+    this.periodMs = this.cfg.periodMs ?? 0;
     this.lastBeatAt = null;
     this.lastBeatSource = '';
     this.triggered = false;
@@ -327,11 +329,10 @@ export class Watchdog {
    */
   private observe(now: number): void {
     const last = this.lastObservedAt;
-    if (last === null || now <= last) {
-      if (last === null) this.lastObservedAt = now;
-      return;
-    }
+    if (last !== null && now <= last) return;
     this.lastObservedAt = now;
+    // Between incarnations the caller may well not tick: a gap there is no stall, and nothing is watched.
+    if (last === null || !this.armed) return;
     const late = now - last - this.cfg.tickMs;
     if (late <= this.jitterMs) return;
     this.lastStallAt = now;

@@ -246,6 +246,31 @@ test('WATCHDOG_USEC= changes the period at runtime; 0 turns the deadline off', (
   assert.equal(h.kills().length, 0);
 });
 
+test('a WATCHDOG_USEC= override ends with its incarnation', () => {
+  const h = new Harness();
+  h.runUntil(1000, (t) => t === 1000 && h.w.beat(t, 'notify'));
+  h.w.setPeriod(1000, 0);
+  h.runUntil(5000);
+  assert.equal(h.kills().length, 0);
+  h.w.stop();
+  h.w.start(h.t);
+  h.w.beat(h.t, 'notify');
+  h.runUntil(h.t + 1000);
+  assert.equal(h.kills().length, 1);
+});
+
+test('no stall is seen while nothing is watched (the caller may stop ticking between incarnations)', () => {
+  const h = new Harness();
+  h.runUntil(1000, (t) => t === 1000 && h.w.beat(t, 'fd'));
+  h.w.stop();
+  h.t += 60_000; // a long restart backoff without ticks
+  h.w.beat(h.t, 'fd'); // a late write of the old incarnation
+  h.tick();
+  h.w.start(h.t);
+  h.runUntil(h.t + 500);
+  assert.equal(h.of('stall').length, 0);
+});
+
 test('STOPPING=1: the watchdog stands down; stop() and a new start() re-arm it', () => {
   const h = new Harness();
   h.runUntil(1000, (t) => t === 1000 && h.w.beat(t, 'notify'));
