@@ -129,7 +129,28 @@ function targetTable(targets) {
   return lines.join('\n');
 }
 
+function metaLine(r) {
+  const m = r.machine;
+  return `${r.date.slice(0, 16)}Z · tsinit ${r.commit} · ${m.cpus} CPUs (${m.model ?? '?'}) · node ${m.node} · kernel ${m.kernel} · load ${m.loadavg[0].toFixed(1)} at start${
+    r.config.removedEnv?.length ? ` · without ${r.config.removedEnv.join(', ')}` : ''
+  }${r.quick ? ' · QUICK' : ''}`;
+}
+
+function report(out, suffix) {
+  const meta = metaLine(out);
+  fs.writeFileSync(path.join(BENCH, `chart${suffix}.svg`), renderChart(out.scenarios, meta));
+  process.stdout.write(`\n${meta}\n\n${table(out.scenarios)}\n\n${targetTable(out.targets)}\n\n`);
+  if (out.missing.length) process.stdout.write(`Missing anchors: ${out.missing.join(', ')}\n`);
+  if (!out.logd) process.stdout.write('Built-in writer (tsinit logd / --log-dir): not available\n');
+}
+
 async function main() {
+  const suffix = quick ? '-quick' : '';
+  if (argv.includes('--render')) {
+    // Re-print the tables and redraw the chart from the last results, without measuring.
+    report(JSON.parse(fs.readFileSync(path.join(BENCH, `results${suffix}.json`), 'utf8')), suffix);
+    return;
+  }
   checkTsinit();
   const tmp = scratchDir();
   const have = {};
@@ -179,7 +200,6 @@ async function main() {
   const load1 = os.loadavg()[0];
   const git = (args) => spawnSync('git', args, { cwd: BENCH, encoding: 'utf8' }).stdout?.trim() ?? '';
   const commit = git(['rev-parse', '--short', 'HEAD']);
-  const meta = `${new Date().toISOString().slice(0, 16)}Z · tsinit ${commit} · ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}) · node ${process.version} · kernel ${os.release()} · load ${load0.toFixed(1)}→${load1.toFixed(1)}${REMOVED_ENV.length ? ` · without ${REMOVED_ENV.join(', ')}` : ''}${quick ? ' · QUICK' : ''}`;
   const out = {
     date: new Date().toISOString(),
     commit,
@@ -195,13 +215,9 @@ async function main() {
     scenarios: results,
     targets,
   };
-  const suffix = quick ? '-quick' : '';
   fs.writeFileSync(path.join(BENCH, `results${suffix}.json`), `${JSON.stringify(out, null, 1)}\n`);
-  fs.writeFileSync(path.join(BENCH, `chart${suffix}.svg`), renderChart(results, meta));
-
-  process.stdout.write(`\n${meta}\n\n${table(results)}\n\n${targetTable(targets)}\n\n`);
-  if (missing.length) process.stdout.write(`Missing anchors: ${missing.join(', ')}\n`);
-  if (!logd.ok) process.stdout.write(`Built-in writer (tsinit logd / --log-dir): not available (${logd.why})\n`);
+  report(out, suffix);
+  if (!logd.ok) process.stdout.write(`(tsinit logd: ${logd.why})\n`);
   log(`total ${((Date.now() - t0) / 1000).toFixed(0)} s; wrote bench/results${suffix}.json and bench/chart${suffix}.svg`);
 }
 
