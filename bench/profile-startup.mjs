@@ -479,6 +479,40 @@ async function section8() {
   say();
 }
 
+// ---- 9. host processes ------------------------------------------------------------------------
+async function section9() {
+  const extra = 1000;
+  say(`## 9. Startup with ${extra} more processes on the host (a subreaper scans them all at exit)`);
+  say();
+  const count = () => fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).length;
+  const variants = [
+    { name: 'node -e 0', argv: ['node', '-e', '0'] },
+    { name: 'tsinit -- /bin/true (subreaper)', argv: ['node', DIST, '--', '/bin/true'] },
+  ];
+  if (canUnshare()) variants.push({ name: 'tsinit -- /bin/true (PID 1)', argv: [...PID1, 'node', DIST, '--', '/bin/true'] });
+  const measure = () => {
+    const res = compare(variants, 12, 2);
+    return Object.fromEntries(variants.map((v) => [v.name, med(res.get(v.name).map((x) => x.wall))]));
+  };
+  const before = { n: count(), ms: measure() };
+  // sleepers in their own process group, killed as a group whatever happens
+  const { spawn } = await import('node:child_process');
+  const g = spawn('sh', ['-c', `i=0; while [ $i -lt ${extra} ]; do sleep 300 & i=$((i+1)); done; wait`], { detached: true, stdio: 'ignore' });
+  let after;
+  try {
+    const end = Date.now() + 60000;
+    while (count() < before.n + extra && Date.now() < end) await sleep(100);
+    after = { n: count(), ms: measure() };
+  } finally {
+    process.kill(-g.pid, 'SIGKILL');
+  }
+  say(`| variant | wall median ms, ${before.n} processes | wall median ms, ${after.n} processes |`);
+  say('|---|---:|---:|');
+  for (const v of variants) say(`| ${v.name} | ${f1(before.ms[v.name])} | ${f1(after.ms[v.name])} |`);
+  say();
+  json.hostProcesses = { before, after };
+}
+
 async function main() {
   if (!fs.existsSync(DIST)) {
     log('dist/tsinit.js missing: run node scripts/build.mjs first');
@@ -486,22 +520,24 @@ async function main() {
   }
   say(`# tsinit startup profile (${new Date().toISOString().slice(0, 16)}Z, node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}, ${RUNS} runs per variant)`);
   say();
-  log('1/8 environment');
+  log('1/9 environment');
   section1();
-  log('2/8 startup variants');
+  log('2/9 startup variants');
   const runs = section2();
-  log('3/8 phases');
+  log('3/9 phases');
   section3(runs);
-  log('4/8 cold costs');
+  log('4/9 cold costs');
   section4();
-  log('5/8 bundle');
+  log('5/9 bundle');
   section5();
-  log('6/8 memory');
+  log('6/9 memory');
   await section6();
-  log('7/8 exit path');
+  log('7/9 exit path');
   await section7();
-  log('8/8 SIGTERM');
+  log('8/9 SIGTERM');
   await section8();
+  log('9/9 host processes');
+  await section9();
   process.stdout.write(`${out.join('\n')}\n`);
   fs.writeFileSync(path.join(BENCH, 'profile.json'), `${JSON.stringify(json, null, 1)}\n`);
   log('wrote bench/profile.json');
