@@ -167,7 +167,7 @@ export class Init {
   requestStop(req: StopRequest, sig = 15): void {
     if (this.stopRequest) return;
     this.stopRequest = req;
-    if (!this.service) return;
+    if (!this.service || this.lastStatus) return;
     const as = this.stopSignal(sig);
     this.events.emit({ type: 'stopping', reason: req.reason, signal: as, pid: this.service.pid });
     this.signalService(as, 'stop');
@@ -241,7 +241,15 @@ export class Init {
       });
     }
     if (this.killTimer) clearTimeout(this.killTimer);
-    if (this.sidecar) await this.sidecar.drain();
+    if (this.sidecar) {
+      await this.sidecar.drain();
+      // A logger that failed for good, even after the service ended, means the run's output
+      // cannot be trusted: say so with tsinit's own failure code, never the service's success.
+      if (this.sidecar.failed) {
+        code = EXIT_INTERNAL;
+        reason = 'the logger kept failing';
+      }
+    }
     this.restoreTerminal();
     if (!this.opts.keepOrphans) {
       // The logger may have left processes of its own behind.

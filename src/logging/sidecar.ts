@@ -106,16 +106,19 @@ export class Sidecar {
   }
 
   private onLoggerExit(logger: Child, status: ExitStatus): void {
-    this.events.emit({ type: 'exited', role: 'logger', pid: logger.pid, status });
     // Its own children may still hold the pipe; they must not read beside the next logger.
     signalChild(logger, SIGKILL, true);
     this.logger = null;
     // While draining, a logger that exits with bytes left is restarted to read them.
-    if (this.terminating || this.gaveUp || (this.draining && this.unread() === 0)) return this.notifyExit();
+    if (this.terminating || this.gaveUp || (this.draining && this.unread() === 0)) {
+      this.events.emit({ type: 'exited', role: 'logger', pid: logger.pid, status });
+      return this.notifyExit();
+    }
     const now = performance.now();
     this.restarts = this.restarts.filter((t) => now - t < this.opts.loggerRestartLimit.windowMs);
     if (this.restarts.length >= this.opts.loggerRestartLimit.count) {
       this.gaveUp = true;
+      this.events.emit({ type: 'exited', role: 'logger', pid: logger.pid, status });
       this.events.emit({
         type: 'logger-gave-up',
         restarts: this.restarts.length,

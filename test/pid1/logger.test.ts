@@ -1,0 +1,201 @@
+// Black-box tests of the sidecar logger: tsinit as PID 1, a real pipe, real loggers.
+// The promise under test: no line is ever lost, and any loss that cannot be prevented is reported.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, start, tempDir, until } from '../helpers/harness';
+
+function numbers(from: number, to: number): string {
+  let s = '';
+  for (let i = from; i <= to; i++) s += `${i}\n`;
+  return s;
+}
+
+function read(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+function lineCount(path: string): number {
+  const text = read(path);
+  return text.length === 0 ? 0 : text.split('\n').length - 1;
+}
+
+/** pids of the loggers running `/bin/sh -c script` (what tsinit runs for --logger). */
+function loggerPids(script: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv[0] === '/bin/sh' && argv[1] === '-c' && argv[2] === script) pids.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+test('the tsar story: a logger that needs a second before it writes still gets all of a short-lived service', async () => {
+  const expected = execFileSync('ls', ['/'], { encoding: 'utf8' });
+  const f = join(tempDir(), 'out');
+  const r = await run(['--logger', `sleep 1; cat > ${f}`, '--', 'ls', '/']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(read(f), expected);
+});
+
+test('1,000,000 numbered lines through --logger: every line once, in order', async () => {
+  const f = join(tempDir(), 'out');
+  const r = await run(['--logger', `cat > ${f}`, '--', 'seq', '1', '1000000']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(read(f) === numbers(1, 1_000_000), `got ${lineCount(f)} lines`);
+});
+
+test('a logger that exits after every 10,000 lines is restarted on the same pipe: 200,000 lines, each once, in order', async () => {
+  const f = join(tempDir(), 'out');
+  // The shell's read takes exactly one line from a pipe, so each logger leaves the rest unread.
+  const logger = `i=0; while [ $i -lt 10000 ] && read -r l; do echo "$l" >> ${f}; i=$((i+1)); done`;
+  const r = await run(['-v', '--grace', '1m', '--logger-restart-limit', '100/1m', '--logger', logger, '--', 'seq', '1', '200000']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(lineCount(f), 200_000);
+  assert.ok(read(f) === numbers(1, 200_000));
+  const restarts = r.stderr.match(/logger \(pid \d+\) exited with code 0; restart/g) ?? [];
+  assert.ok(restarts.length >= 19, `restarted ${restarts.length} times`);
+});
+
+test('a line-at-a-time logger SIGKILLed again and again mid-stream loses no line', async () => {
+  const dir = tempDir();
+  const f = join(dir, 'out');
+  const bursts = 5;
+  // The service writes bursts of 1,000 lines; between bursts it waits for the test's go-ahead, so
+  // the test can kill the logger while the service keeps writing into the pipe.
+  const service = `for b in $(seq 1 ${bursts}); do seq $((b*1000-999)) $((b*1000)); while [ ! -e ${dir}/go$b ]; do sleep 0.01; done; done`;
+  const logger = `while read -r l; do echo "$l" >> ${f}; done`;
+  const t = start(['-v', '--logger', logger, '--', 'sh', '-c', service]);
+  for (let b = 1; b <= bursts; b++) {
+    // The logger has written everything so far: it holds no line that it read but did not write.
+    await until(() => lineCount(f) === b * 1000);
+    const [pid] = await until(() => {
+      const pids = loggerPids(logger);
+      return pids.length === 1 ? pids : null;
+    });
+    process.kill(pid, 'SIGKILL');
+    writeFileSync(join(dir, `go${b}`), '');
+  }
+  const r = await t.result;
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(read(f) === numbers(1, bursts * 1000), `got ${lineCount(f)} lines`);
+  assert.equal((r.stderr.match(/exited with signal SIGKILL; restart/g) ?? []).length, bursts);
+});
+
+test('a logger that ignores EOF and SIGTERM: TERM then KILL after the grace, service status kept, unread bytes reported', async () => {
+  const r = await run([
+    '-v', '--grace', '300ms', '--logger', 'trap "" TERM; sleep 1000', '--',
+    'sh', '-c', 'printf "%099d\\n" 0; exit 3',
+  ]);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /logger \(pid \d+\) still running 300ms after the service ended; sending SIGTERM/);
+  assert.match(r.stderr, /the logger ignored SIGTERM; sending SIGKILL/);
+  assert.match(r.stderr, /tsinit: logger exited with 100 bytes unread: they are lost\n/);
+});
+
+test("the service's status survives every path, with and without a logger", async () => {
+  for (const [script, code] of [['exit 0', 0], ['exit 3', 3], ['kill -KILL $$', 137]] as const) {
+    const f = join(tempDir(), 'out');
+    const plain = await run(['--', 'sh', '-c', `echo hi; ${script}`]);
+    assert.equal(plain.code, code, script);
+    const logged = await run(['--logger', `cat > ${f}`, '--', 'sh', '-c', `echo hi; ${script}`]);
+    assert.equal(logged.code, code, script);
+    assert.equal(read(f), 'hi\n');
+  }
+});
+
+test("a service's background child holding the pipe is stopped, so the logger gets EOF at once", async () => {
+  const f = join(tempDir(), 'out');
+  const r = await run(['-v', '--grace', '1h', '--logger', `cat > ${f}`, '--', 'sh', '-c', 'sleep 1000 & echo hi; exit 0']);
+  assert.equal(r.code, 0);
+  assert.equal(read(f), 'hi\n');
+  assert.doesNotMatch(r.stderr, /still running .* after the service ended/);
+  assert.match(r.stderr, /logger \(pid \d+\) exited with code 0/);
+});
+
+test('SIGTERM to tsinit mid-stream: the service stops, the logger drains, no line is lost', async () => {
+  const f = join(tempDir(), 'out');
+  // An endless writer (a shell loop of seq: fast, but not so fast that the file grows by GBs)
+  const writer = 'i=0; while :; do seq $((i+1)) $((i+1000)); i=$((i+1000)); done';
+  const t = start(['--logger', `cat > ${f}`, '--', 'sh', '-c', writer]);
+  await until(() => existsSync(f) && statSync(f).size > 500_000);
+  process.kill(t.tsinitPid(true), 'SIGTERM');
+  const r = await t.result;
+  assert.equal(r.code, 143);
+  const text = read(f);
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+  const n = complete.split('\n').length - 1;
+  assert.ok(complete === numbers(1, n), 'the complete lines are 1..N without a gap');
+  // seq may have been stopped in the middle of a line: what it wrote of it is there too.
+  assert.ok(String(n + 1).startsWith(text.slice(complete.length)));
+});
+
+test('--logger-stderr separate: stdout on the logger stdin, stderr on its fd 3', async () => {
+  const dir = tempDir();
+  const r = await run([
+    '--logger-stderr', 'separate', // (a background job's stdin is /dev/null in sh, hence the copy on fd 4)
+    '--logger', `exec 4<&0; cat <&4 > ${dir}/out & cat <&3 > ${dir}/err; wait`, '--',
+    'sh', '-c', 'echo to-out; echo to-err >&2',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(read(join(dir, 'out')), 'to-out\n');
+  assert.equal(read(join(dir, 'err')), 'to-err\n');
+});
+
+test('a logger that keeps dying: past --logger-restart-limit tsinit stops the service and exits 125', async () => {
+  const r = await run(['--logger-restart-limit', '3/1m', '--logger', 'exit 1', '--', 'sleep', '1000']);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /logger died 3 times within 1m(\.0)?; logging failed, stopping the service \(exit 125\)/);
+});
+
+test('a logger that fails for good after the service has ended still makes tsinit exit 125, not 0', async () => {
+  const r = await run(['--logger', 'exit 3', '--', 'seq', '20000']);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /logging failed/);
+  assert.match(r.stderr, /bytes unread: they are lost/);
+  assert.doesNotMatch(r.stderr, /stopping service/, 'no stop of a service that has already ended');
+});
+
+/** The `line` fields of every record in a --log-dir directory, in sequence order. */
+function loggedLines(dir: string): string[] {
+  const records: Array<{ seq: number; line?: string }> = [];
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.jsonl')) continue;
+    for (const text of readFileSync(join(dir, name), 'utf8').split('\n')) {
+      if (!text) continue;
+      const r = JSON.parse(text);
+      records.push({ seq: r['@seq'], line: r.line });
+    }
+  }
+  records.sort((a, b) => a.seq - b.seq);
+  return records.filter((r) => r.line !== undefined).map((r) => r.line!);
+}
+
+test('the tsar story with --log-dir: every line of a short-lived service, and logcheck agrees', async () => {
+  const expected = execFileSync('ls', ['/'], { encoding: 'utf8' }).trimEnd().split('\n');
+  const dir = tempDir();
+  const r = await run(['--log-dir', dir, '--', 'ls', '/']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(loggedLines(dir), expected);
+  const check = await run(['logcheck', dir], { pid1: false });
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+});
+
+test('1,000,000 numbered lines through --log-dir: every line once, in order', async () => {
+  const dir = tempDir();
+  const r = await run(['--log-dir', dir, '--log-max-bytes', '64M', '--', 'seq', '1', '1000000']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = loggedLines(dir);
+  assert.equal(lines.length, 1_000_000);
+  assert.ok(lines.every((l, i) => l === String(i + 1)), 'in order, none missing, none twice');
+  const check = await run(['logcheck', dir], { pid1: false });
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /1000000 lines/);
+});
