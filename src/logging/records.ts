@@ -405,7 +405,7 @@ export function utf8Cut(buf: Uint8Array, len: number): number {
   for (let k = 1; k <= 3 && k <= len; k++) {
     const b = buf[len - k];
     if ((b & 0xc0) === 0x80) continue; // continuation byte: look further back for its lead
-    if (b < 0xc0) return len; // ASCII: nothing straddles
+    if (b < 0xc2 || b > 0xf4) return len; // ASCII or a byte that starts no sequence: nothing straddles
     const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
     return k < need && len - k > 0 ? len - k : len;
   }
