@@ -126,9 +126,13 @@ export function spawnChild(spec: ChildSpec, reaper: Reaper): Child {
 }
 
 /** Sends `sig` to the child's group (or the child alone); false if nothing was there to receive it. */
+let ownGroup = 0;
+
 export function signalChild(child: Pick<Child, 'pid' | 'pgid'>, sig: number, group: boolean): boolean {
+  ownGroup ||= libc.getProcessGroup();
   try {
-    if (group && child.pgid === child.pid) {
+    // Never signal tsinit's own group: that would be tsinit itself (and, outside PID 1, its shell).
+    if (group && child.pgid !== ownGroup) {
       if (libc.kill(-child.pgid, sig)) return true;
     }
     return libc.kill(child.pid, sig);

@@ -3,6 +3,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { describeStatus, ExitStatus, signalName } from './signals';
 import { formatDuration } from './options';
+import type { WatchdogEvent } from './supervise/watchdog';
 
 export type TsinitEvent =
   | { type: 'started'; role: 'service' | 'logger'; pid: number; command: string }
@@ -20,7 +21,10 @@ export type TsinitEvent =
   | { type: 'logger-grace-expired'; pid: number; graceMs: number }
   | { type: 'restart'; pid: number; status: ExitStatus; attempt: number; limit: number; delayMs: number }
   | { type: 'restart-gave-up'; pid: number; status: ExitStatus; restarts: number; windowMs: number }
-  | { type: 'watchdog-kill'; pid: number; silentMs: number; source: string; signal: number }
+  | { type: 'watchdog-kill'; pid: number; silentMs: number; source: string; signal: number; cause: string }
+  | { type: 'watchdog'; pid: number; event: WatchdogEvent }
+  | { type: 'daemon-adopted'; pid: number; via: string }
+  | { type: 'daemon-failed'; reason: string }
   | { type: 'timeout'; afterMs: number; pid: number }
   | { type: 'report'; text: string }
   | { type: 'exit'; code: number; reason: string }
@@ -83,9 +87,19 @@ function describe(e: TsinitEvent): [Level, string] {
     case 'watchdog-kill':
       return [
         'error',
-        `watchdog: no heartbeat from service (pid ${e.pid}) for ${(e.silentMs / 1000).toFixed(1)}s ` +
-          `(${e.source}); killing it with ${signalName(e.signal)}`,
+        e.cause === 'probe-failures'
+          ? `watchdog: service (pid ${e.pid}) failed its ${e.source} probes; killing it with ${signalName(e.signal)}`
+          : e.cause === 'trigger'
+            ? `watchdog: service (pid ${e.pid}) asked to be treated as hung (WATCHDOG=trigger); killing it with ${signalName(e.signal)}`
+            : `watchdog: no heartbeat from service (pid ${e.pid}) for ${(e.silentMs / 1000).toFixed(1)}s` +
+              `${e.cause === 'start-timeout' ? ' since it started' : ''}; killing it with ${signalName(e.signal)}`,
       ];
+    case 'watchdog':
+      return describeWatchdog(e.pid, e.event);
+    case 'daemon-adopted':
+      return ['info', `daemon adopted as the service: pid ${e.pid} (${e.via === 'pidfile' ? 'named by the pidfile' : 'the only survivor'})`];
+    case 'daemon-failed':
+      return ['error', `daemon: ${e.reason}`];
     case 'timeout':
       return ['error', `timeout: the job (pid ${e.pid}) ran longer than ${formatDuration(e.afterMs)}; stopping it`];
     case 'report':
@@ -94,6 +108,28 @@ function describe(e: TsinitEvent): [Level, string] {
       return ['info', `exiting with ${e.code} (${e.reason})`];
     case 'error':
       return ['error', e.message];
+  }
+}
+
+function describeWatchdog(pid: number, e: WatchdogEvent): [Level, string] {
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+  switch (e.type) {
+    case 'started':
+      return ['info', `watchdog: service (pid ${pid}) started (${e.via}) after ${s(e.afterMs)}; watching`];
+    case 'stall':
+      return ['warn', `watchdog: tsinit itself did not run for ${s(e.stalledMs)}; deadlines moved, nothing is blamed on the service`];
+    case 'unknown':
+      return ['warn', `watchdog: cannot check ${e.source}: ${e.reason} (counts as unknown, never as dead)`];
+    case 'recovered':
+      return ['info', `watchdog: ${e.source} works again after ${e.failures} failure(s)`];
+    case 'probe-failed':
+      return ['warn', `watchdog: ${e.source} probe failed (${e.consecutive}/${e.threshold}): ${e.reason}`];
+    case 'cannot-tell':
+      return ['warn', `watchdog: no heartbeat from service (pid ${pid}) for ${s(e.silentMs)}, but ${e.source} failed meanwhile (${e.reason}): not killing`];
+    case 'kill':
+      return ['error', `watchdog: ${e.detail}`];
+    case 'kill-limited':
+      return ['error', `watchdog: service (pid ${pid}) looks hung (${e.detail}), but it was killed ${e.kills} times within ${formatDuration(e.windowMs)} already: NOT killing it again; look at it`];
   }
 }
 

@@ -12,6 +12,12 @@ import {
   ExitStatus, exitCodeOf, SIGCONT, SIGKILL, SIGTSTP, SIGTTIN, SIGTTOU, STOP_SIGNALS, signalName,
 } from './signals';
 import { terminateTree } from './tree';
+import { RestartPolicy } from './supervise/restart-policy';
+import { ServiceWatch, wantsWatch } from './supervise/service-watch';
+import { DaemonTracker, observeDaemon, PidfileWatcher } from './supervise/daemon';
+import type { WatchdogEvent } from './supervise/watchdog';
+import { hangReport, TreeSnapshot } from './report';
+import { readStat } from './sys/proc';
 import * as libc from './sys/libc';
 import createDebug from './debug';
 
@@ -38,7 +44,11 @@ export class Init {
   private timeoutTimer: NodeJS.Timeout | null = null;
   private terminalFd: number | null = null;
   private ownGroup = 0;
-  private lastStatus: ExitStatus | null = null;
+  private serviceRunning = false;
+  private watch: ServiceWatch | null = null;
+  private watchdogKilled = false;
+  private daemonFailed = false;
+  private onStopRequested: (() => void) | null = null;
 
   constructor(private readonly opts: Options) {
     this.events = new EventLog(opts.verbose, opts.warnReaped);
@@ -79,14 +89,67 @@ export class Init {
     return this.finish(code, this.stopRequest?.reason ?? `service exited with ${exitCodeOf(status)}`);
   }
 
-  /** Starts the service and resolves with its final status. */
+  /** Runs the service, restarting it as the policy says, and resolves with its final status. */
   private async runService(): Promise<ExitStatus> {
     const opts = this.opts;
+    const policy = new RestartPolicy({
+      policy: opts.restart,
+      successExit: opts.successExit,
+      limit: opts.restartLimit,
+      delayMs: opts.restartDelayMs,
+      delayMaxMs: opts.restartDelayMaxMs,
+    });
+    if (wantsWatch(opts)) {
+      this.watch = new ServiceWatch(opts, this.reaper, {
+        onNote: (event) => this.events.emit({ type: 'watchdog', pid: this.service?.pid ?? 0, event }),
+        onKill: (event, since) => this.onWatchdogKill(event, since),
+      });
+    }
+    if (opts.timeoutMs !== undefined) {
+      this.timeoutTimer = setTimeout(() => this.onTimeout(), opts.timeoutMs);
+    }
+    try {
+      for (;;) {
+        const startedAt = performance.now();
+        this.watchdogKilled = false;
+        const status = await this.runIncarnation();
+        const exitedAt = performance.now();
+        if (this.stopRequest || this.sidecar?.failed) return status;
+        const decision = policy.decide({
+          exitCode: exitCodeOf(status),
+          startedAt,
+          exitedAt,
+          failure: this.watchdogKilled || this.daemonFailed,
+        });
+        const pid = this.service!.pid;
+        if (!decision.restart) {
+          if (decision.reason === 'limit') {
+            this.events.emit({ type: 'restart-gave-up', pid, status, restarts: decision.restarts, windowMs: decision.windowMs });
+          }
+          return status;
+        }
+        this.events.emit({ type: 'restart', pid, status, attempt: decision.attempt, limit: decision.limit, delayMs: decision.delayMs });
+        // The next incarnation starts only when nothing of this one is left (story 3's "already running").
+        await this.stopLeftovers(performance.now() + opts.killAfterMs);
+        if (await this.stopRequestedWithin(decision.delayMs)) return status;
+      }
+    } finally {
+      this.watch?.close();
+    }
+  }
+
+  /** One incarnation: spawn, adopt the daemon if asked, wait for the end. */
+  private async runIncarnation(): Promise<ExitStatus> {
+    const opts = this.opts;
     const user = opts.user !== undefined ? resolveUser(opts.user) : undefined;
+    const prepared = this.watch?.prepare(opts.command) ?? { fds: [], env: {}, argv: opts.command };
+    const pidfile = opts.pidfile !== undefined ? new PidfileWatcher(opts.pidfile) : undefined;
+    pidfile?.baseline();
     const child = spawnChild(
       {
-        argv: opts.command,
-        fds: this.sidecar?.serviceFds() ?? [],
+        argv: prepared.argv,
+        env: prepared.env,
+        fds: [...(this.sidecar?.serviceFds() ?? []), ...prepared.fds],
         grouping: 'group',
         foregroundTty: this.terminalFd ?? undefined,
         user,
@@ -95,20 +158,113 @@ export class Init {
       this.reaper,
     );
     this.service = child;
+    this.serviceRunning = true;
     this.events.emit({ type: 'started', role: 'service', pid: child.pid, command: opts.command.join(' ') });
-    if (opts.timeoutMs !== undefined) {
-      this.timeoutTimer = setTimeout(() => this.onTimeout(), opts.timeoutMs);
-    }
+    this.watch?.started(child.pid);
     // A stop that was asked for before the service existed (a signal during start-up) applies now.
     if (this.stopRequest) this.signalService(this.stopSignal(), 'stop');
-    const status = await child.exited;
-    this.lastStatus = status;
-    this.events.emit({ type: 'exited', role: 'service', pid: child.pid, status });
+    let status = await (opts.daemon ? this.adoptDaemon(child, pidfile) : child.exited);
+    this.serviceRunning = false;
+    this.watch?.exited();
+    if (this.killTimer && !this.stopRequest) clearTimeout(this.killTimer);
+    this.events.emit({ type: 'exited', role: 'service', pid: this.service.pid, status });
     return status;
   }
 
+  /**
+   * --daemon: the first process forks and exits 0; the daemon, reparented to tsinit, is found by
+   * observation (and the pidfile, if trusted) and becomes the service: signals, watchdog, stop and
+   * the exit status then apply to it. Resolves with the daemon's status, or the failure's.
+   */
+  private async adoptDaemon(first: Child, pidfile: PidfileWatcher | undefined): Promise<ExitStatus> {
+    this.daemonFailed = false;
+    let firstExit: ExitStatus | null = null;
+    first.exited.then((s) => (firstExit = s));
+    const tracker = new DaemonTracker({
+      firstPid: first.pid,
+      firstStartTicks: readStat(first.pid)?.starttime,
+      startedAt: performance.now(),
+      timeoutMs: this.opts.daemonTimeoutMs,
+      pidfilePath: this.opts.pidfile,
+      exclude: () => new Set(this.sidecar?.pids() ?? []),
+    });
+    for (;;) {
+      if (this.stopRequest && firstExit) return firstExit;
+      const d = tracker.decide(observeDaemon(performance.now(), firstExit, pidfile));
+      if (d.action === 'adopt') {
+        const st = readStat(d.pid);
+        this.service = { pid: d.pid, pgid: st?.pgrp ?? d.pid, exited: this.reaper.watch(d.pid) };
+        this.events.emit({ type: 'daemon-adopted', pid: d.pid, via: d.via });
+        this.watch?.adopted(d.pid);
+        if (this.stopRequest) this.signalService(this.stopSignal(), 'stop');
+        return this.service.exited;
+      }
+      if (d.action === 'fail') {
+        this.daemonFailed = true;
+        this.events.emit({ type: 'daemon-failed', reason: d.reason });
+        const done = firstExit as ExitStatus | null;
+        return done && done.code !== 0 ? done : { code: EXIT_INTERNAL, signal: null };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Resolves true if a stop is requested within `ms` (SIGTERM during a restart backoff). */
+  private stopRequestedWithin(ms: number): Promise<boolean> {
+    if (this.stopRequest) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.onStopRequested = null;
+        resolve(false);
+      }, ms);
+      this.onStopRequested = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+  }
+
+  /** What is left of an ended incarnation (its group, orphans), so that no two ever overlap. */
+  private stopLeftovers(killAt: number): Promise<void> {
+    return terminateTree({
+      spare: new Set(this.sidecar?.pids() ?? []),
+      killAt,
+      reaper: this.reaper,
+      onKill: (pids) => this.events.emit({ type: 'killing', reason: 'processes left by the previous incarnation', pids }),
+    });
+  }
+
+  private onWatchdogKill(e: Extract<WatchdogEvent, { type: 'kill' }>, since: TreeSnapshot | null): void {
+    const child = this.service;
+    if (!child || !this.serviceRunning) return;
+    const sig = this.opts.watchdogSignal;
+    this.events.emit({ type: 'watchdog-kill', pid: child.pid, silentMs: e.silentMs, source: e.source, signal: sig, cause: e.cause });
+    try {
+      const lines = hangReport(child.pid, { since: since ?? undefined, sinceLabel: 'the last heartbeat', title: 'hang report' });
+      this.events.emit({ type: 'report', text: lines.join('\n') });
+    } catch (err) {
+      debug('hang report: %s', (err as Error).message);
+    }
+    this.watchdogKilled = true;
+    signalChild(child, sig, true);
+    // A stopped process acts on no signal but SIGKILL until it is continued.
+    signalChild(child, SIGCONT, true);
+    if (this.killTimer) clearTimeout(this.killTimer);
+    this.killTimer = setTimeout(() => {
+      if (this.service === child && this.serviceRunning) this.killService(`still running ${this.opts.killAfterMs}ms after the watchdog signal`);
+    }, this.opts.killAfterMs);
+  }
+
   private onTimeout(): void {
-    this.events.emit({ type: 'timeout', afterMs: this.opts.timeoutMs!, pid: this.service!.pid });
+    const pid = this.service?.pid ?? process.pid;
+    this.events.emit({ type: 'timeout', afterMs: this.opts.timeoutMs!, pid });
+    try {
+      const spare = new Set(this.sidecar?.pids() ?? []);
+      const lines = hangReport(process.pid, { spare, title: 'hang report (the job at the timeout)' });
+      this.events.emit({ type: 'report', text: lines.join('\n') });
+    } catch (err) {
+      debug('hang report: %s', (err as Error).message);
+    }
     this.requestStop({ reason: 'timeout', exitCode: EXIT_TIMEOUT, at: performance.now() });
   }
 
@@ -167,7 +323,9 @@ export class Init {
   requestStop(req: StopRequest, sig = 15): void {
     if (this.stopRequest) return;
     this.stopRequest = req;
-    if (!this.service || this.lastStatus) return;
+    this.onStopRequested?.();
+    this.watch?.stopping();
+    if (!this.service || !this.serviceRunning) return;
     const as = this.stopSignal(sig);
     this.events.emit({ type: 'stopping', reason: req.reason, signal: as, pid: this.service.pid });
     this.signalService(as, 'stop');
@@ -266,7 +424,7 @@ export class Init {
   async abort(err: unknown): Promise<number> {
     this.events.emit({ type: 'error', message: `internal error: ${err instanceof Error ? err.message : String(err)}` });
     if (!this.stopRequest) this.requestStop({ reason: 'internal error', exitCode: EXIT_INTERNAL, at: performance.now() });
-    if (this.service && !this.lastStatus) {
+    if (this.service && this.serviceRunning) {
       await Promise.race([this.service.exited, new Promise((r) => setTimeout(r, this.opts.killAfterMs + 100))]);
     }
     return this.finish(EXIT_INTERNAL, 'internal error');

@@ -78,6 +78,17 @@ export function parseChoice<T extends string>(choices: readonly T[], what: strin
   };
 }
 
+export function parseHttpUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`invalid URL '${text}'`);
+  }
+  if (url.protocol !== 'http:') throw new UsageError(`invalid URL '${text}' (only http:// is probed)`);
+  return text;
+}
+
 /** "10M", "512k", "1048576" -> bytes. */
 export function parseSize(text: string): number {
   const m = /^\s*(\d+)\s*([kmg]i?b?|b)?\s*$/i.exec(text);
@@ -116,6 +127,20 @@ export interface Options {
   restartLimit: RateLimit;
   restartDelayMs: number;
   restartDelayMaxMs: number;
+  watchdogMs?: number;
+  watchdogFile?: string;
+  watchdogSignal: number;
+  watchdogMaxKills: RateLimit;
+  startTimeoutMs: number;
+  notify: boolean;
+  healthCmd?: string;
+  healthHttp?: string;
+  healthIntervalMs: number;
+  healthTimeoutMs: number;
+  healthFailures: number;
+  daemon: boolean;
+  pidfile?: string;
+  daemonTimeoutMs: number;
   // CI and terminals
   timeoutMs?: number;
   pdeathsig?: number;
@@ -155,6 +180,15 @@ export const DEFAULTS: Omit<Options, 'command'> = {
   restartLimit: { count: 5, windowMs: 10_000 },
   restartDelayMs: 100,
   restartDelayMaxMs: 30_000,
+  watchdogSignal: 6,
+  watchdogMaxKills: { count: 3, windowMs: 600_000 },
+  startTimeoutMs: 90_000,
+  notify: false,
+  healthIntervalMs: 10_000,
+  healthTimeoutMs: 5_000,
+  healthFailures: 3,
+  daemon: false,
+  daemonTimeoutMs: 10_000,
   pty: false,
 };
 
@@ -250,6 +284,62 @@ export const OPTION_SPECS: OptionSpec[] = [
     defaultText: '30s', help: 'longest delay between restarts',
   },
   {
+    key: 'watchdogMs', flags: '--watchdog <DURATION>', kind: 'value', parse: parseDuration,
+    help: 'kill and restart the service when it sends no heartbeat for DURATION (fd TSINIT_WATCHDOG_FD, sd_notify WATCHDOG=1, or --watchdog-file)',
+  },
+  {
+    key: 'watchdogFile', flags: '--watchdog-file <PATH>', kind: 'value', parse: (t) => t,
+    help: "a heartbeat is the file's mtime changing (checked by stat polling, never inotify)",
+  },
+  {
+    key: 'watchdogSignal', flags: '--watchdog-signal <SIGNAL>', kind: 'value', parse: parseSignal, defaultText: 'ABRT',
+    help: 'signal for a hung service (then SIGKILL after --kill-after), as systemd does',
+  },
+  {
+    key: 'watchdogMaxKills', flags: '--watchdog-max-kills <N/DURATION>', kind: 'value', parse: parseRateLimit,
+    defaultText: '3/10m', help: 'past this many watchdog kills, stop killing and report loudly',
+  },
+  {
+    key: 'startTimeoutMs', flags: '--start-timeout <DURATION>', kind: 'value', parse: parseDuration, defaultText: '90s',
+    help: 'with --watchdog or --notify: time to READY=1 or the first heartbeat',
+  },
+  {
+    key: 'notify', flags: '--notify', kind: 'flag',
+    help: 'give the service a NOTIFY_SOCKET (sd_notify) even without --watchdog',
+  },
+  {
+    key: 'healthCmd', flags: '--health-cmd <CMD>', kind: 'value', parse: (t) => t,
+    help: 'probe the service by running CMD (sh -c); exit 0 is healthy',
+  },
+  {
+    key: 'healthHttp', flags: '--health-http <URL>', kind: 'value', parse: parseHttpUrl,
+    help: 'probe the service with an HTTP GET; 200-399 is healthy',
+  },
+  {
+    key: 'healthIntervalMs', flags: '--health-interval <DURATION>', kind: 'value', parse: parseDuration,
+    defaultText: '10s', help: 'time between health probes',
+  },
+  {
+    key: 'healthTimeoutMs', flags: '--health-timeout <DURATION>', kind: 'value', parse: parseDuration,
+    defaultText: '5s', help: 'a probe without an answer by then has failed (its process group is killed)',
+  },
+  {
+    key: 'healthFailures', flags: '--health-failures <N>', kind: 'value', parse: (t) => parseInteger(t, 1, 1000, 'failure count'),
+    defaultText: '3', help: 'consecutive failed probes that mean the service is hung',
+  },
+  {
+    key: 'daemon', flags: '--daemon', kind: 'flag',
+    help: 'the command daemonizes (forks, first process exits 0): adopt the daemon as the service',
+  },
+  {
+    key: 'pidfile', flags: '--pidfile <PATH>', kind: 'value', parse: (t) => t,
+    help: "with --daemon: the daemon's pidfile, trusted only if it names a live child of tsinit",
+  },
+  {
+    key: 'daemonTimeoutMs', flags: '--daemon-timeout <DURATION>', kind: 'value', parse: parseDuration,
+    defaultText: '10s', help: 'with --daemon: how long adoption may take',
+  },
+  {
     key: 'timeoutMs', flags: '-t, --timeout <DURATION>', kind: 'value', parse: parseDuration,
     help: 'stop the job after DURATION, print a hang report and exit 124 (like timeout(1))',
   },
@@ -307,6 +397,13 @@ export function validate(opts: Options): void {
   if (opts.command.length === 0) throw new UsageError('missing command (usage: tsinit [options] -- command [args...])');
   if (opts.logger !== undefined && opts.logDir !== undefined) {
     throw new UsageError('--logger and --log-dir cannot be used together (--log-dir is the built-in logger)');
+  }
+  if (opts.daemon && !opts.subreaper && process.pid !== 1) {
+    throw new UsageError('--daemon needs tsinit to adopt the daemon: it cannot be used with --no-subreaper');
+  }
+  if (opts.pidfile !== undefined && !opts.daemon) throw new UsageError('--pidfile goes with --daemon');
+  if (opts.healthCmd !== undefined && opts.healthHttp !== undefined) {
+    throw new UsageError('--health-cmd and --health-http cannot be used together');
   }
   if (opts.restartDelayMaxMs < opts.restartDelayMs) {
     throw new UsageError('--restart-delay-max must not be shorter than --restart-delay');

@@ -476,7 +476,12 @@ class Logd {
     if (!this.reading) {
       this.reading = true;
       for (const input of this.inputs) {
-        input.reader = openReader(input.fd, (chunk) => this.onData(input, chunk), (err) => this.onEnd(input, err));
+        try {
+          input.reader = openReader(input.fd, (chunk) => this.onData(input, chunk), (err) => this.onEnd(input, err));
+        } catch (e) {
+          // A closed or unusable fd is an input that has ended; later, not from inside this step.
+          setImmediate(() => this.onEnd(input, e as Error));
+        }
       }
       return;
     }
