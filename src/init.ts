@@ -1,6 +1,7 @@
 // The orchestrator: the only module that knows the whole lifecycle.
 //   start logger -> start service -> forward signals, reap orphans -> service exits (or is stopped)
 //   -> stop what is left of the tree -> drain the logger -> exit with the service's status.
+import { now } from './clock';
 import { onSignal } from './early-signals';
 import { Child, signalChild, SpawnError, spawnChild } from './child';
 import { EventLog } from './events';
@@ -69,7 +70,7 @@ export class Init {
 
     if (opts.logger !== undefined || opts.logDir !== undefined) {
       this.sidecar = new Sidecar(opts, this.reaper, this.events, () =>
-        this.requestStop({ reason: 'the logger keeps failing', exitCode: EXIT_INTERNAL, at: performance.now() }),
+        this.requestStop({ reason: 'the logger keeps failing', exitCode: EXIT_INTERNAL, at: now() }),
       );
       const started = this.sidecar.start();
       if (!started) return this.finish(EXIT_INTERNAL, 'the logger could not be started');
@@ -110,10 +111,10 @@ export class Init {
     }
     try {
       for (;;) {
-        const startedAt = performance.now();
+        const startedAt = now();
         this.watchdogKilled = false;
         const status = await this.runIncarnation();
-        const exitedAt = performance.now();
+        const exitedAt = now();
         if (this.stopRequest || this.sidecar?.failed) return status;
         const decision = policy.decide({
           exitCode: exitCodeOf(status),
@@ -130,7 +131,7 @@ export class Init {
         }
         this.events.emit({ type: 'restart', pid, status, attempt: decision.attempt, limit: decision.limit, delayMs: decision.delayMs });
         // The next incarnation starts only when nothing of this one is left (story 3's "already running").
-        await this.stopLeftovers(performance.now() + opts.killAfterMs);
+        await this.stopLeftovers(now() + opts.killAfterMs);
         if (await this.stopRequestedWithin(decision.delayMs)) return status;
       }
     } finally {
@@ -183,14 +184,14 @@ export class Init {
     const tracker = new DaemonTracker({
       firstPid: first.pid,
       firstStartTicks: readStat(first.pid)?.starttime,
-      startedAt: performance.now(),
+      startedAt: now(),
       timeoutMs: this.opts.daemonTimeoutMs,
       pidfilePath: this.opts.pidfile,
       exclude: () => new Set(this.sidecar?.pids() ?? []),
     });
     for (;;) {
       if (this.stopRequest && firstExit) return firstExit;
-      const d = tracker.decide(observeDaemon(performance.now(), firstExit, pidfile));
+      const d = tracker.decide(observeDaemon(now(), firstExit, pidfile));
       if (d.action === 'adopt') {
         const st = readStat(d.pid);
         this.service = { pid: d.pid, pgid: st?.pgrp ?? d.pid, exited: this.reaper.watch(d.pid) };
@@ -265,7 +266,7 @@ export class Init {
     } catch (err) {
       debug('hang report: %s', (err as Error).message);
     }
-    this.requestStop({ reason: 'timeout', exitCode: EXIT_TIMEOUT, at: performance.now() });
+    this.requestStop({ reason: 'timeout', exitCode: EXIT_TIMEOUT, at: now() });
   }
 
   // ---- signals -------------------------------------------------------------------------------
@@ -278,7 +279,7 @@ export class Init {
         this.killService(`second ${signalName(sig)} during the stop`);
         return;
       }
-      this.requestStop({ reason: `received ${signalName(sig)}`, at: performance.now() }, sig);
+      this.requestStop({ reason: `received ${signalName(sig)}`, at: now() }, sig);
       return;
     }
     if (sig === SIGTSTP) {
@@ -388,8 +389,8 @@ export class Init {
   /** Stops what is left of the tree, drains the logger, and gives the exit code. */
   async finish(code: number, reason: string): Promise<number> {
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
-    const stopStart = this.stopRequest?.at ?? performance.now();
-    const killAt = Math.min(stopStart + this.opts.killAfterMs, performance.now() + this.opts.killAfterMs);
+    const stopStart = this.stopRequest?.at ?? now();
+    const killAt = Math.min(stopStart + this.opts.killAfterMs, now() + this.opts.killAfterMs);
     if (!this.opts.keepOrphans) {
       await terminateTree({
         spare: new Set(this.sidecar?.pids() ?? []),
@@ -411,7 +412,7 @@ export class Init {
     this.restoreTerminal();
     if (!this.opts.keepOrphans) {
       // The logger may have left processes of its own behind.
-      await terminateTree({ spare: new Set(), killAt: performance.now() + 1000, reaper: this.reaper });
+      await terminateTree({ spare: new Set(), killAt: now() + 1000, reaper: this.reaper });
     }
     this.reaper.reap();
     if (this.reaper.reapedOrphans > 0) this.events.emit({ type: 'orphans-reaped', count: this.reaper.reapedOrphans });
@@ -423,7 +424,7 @@ export class Init {
   /** Last resort after an unexpected error: stop everything gracefully, exit 125. */
   async abort(err: unknown): Promise<number> {
     this.events.emit({ type: 'error', message: `internal error: ${err instanceof Error ? err.message : String(err)}` });
-    if (!this.stopRequest) this.requestStop({ reason: 'internal error', exitCode: EXIT_INTERNAL, at: performance.now() });
+    if (!this.stopRequest) this.requestStop({ reason: 'internal error', exitCode: EXIT_INTERNAL, at: now() });
     if (this.service && this.serviceRunning) {
       await Promise.race([this.service.exited, new Promise((r) => setTimeout(r, this.opts.killAfterMs + 100))]);
     }

@@ -6,6 +6,7 @@
 //
 // takeSnapshot reads /proc (and tolerates processes vanishing meanwhile); formatReport is pure and
 // turns snapshot data into lines.
+import { now } from './clock';
 import { descendantsOf, kernelUnits, listProcesses, readCmdline, readStat, readUptimeSeconds, readWchan } from './sys/proc';
 import { readdirSync } from 'node:fs';
 
@@ -30,7 +31,7 @@ export interface ProcSample {
 
 export interface TreeSnapshot {
   root: number;
-  /** performance.now() when it was taken: the "since" of a later report */
+  /** now() when it was taken: the "since" of a later report */
   takenAt: number;
   /** kernel uptime (seconds) when it was taken: elapsed = uptime - start */
   uptimeSec: number;
@@ -81,7 +82,7 @@ function threadStates(pid: number): ProcSample['threads'] {
 export interface SnapshotOptions {
   /** subtrees to leave out (the logger, when the root is tsinit itself) */
   spare?: ReadonlySet<number>;
-  /** performance.now() by default */
+  /** now() by default */
   now?: number;
   /**
    * only what a later report's "since" needs (pids, start times, CPU): no command lines, wchan or
@@ -119,7 +120,7 @@ export function takeSnapshot(root: number, opts: SnapshotOptions = {}): TreeSnap
   }));
   return {
     root,
-    takenAt: opts.now ?? performance.now(),
+    takenAt: opts.now ?? now(),
     uptimeSec: readUptimeSeconds() ?? 0,
     ticksPerSecond,
     procs,

@@ -5,6 +5,7 @@
 // ever reading it, so a logger that dies leaves every unread byte in the pipe for the next one, and
 // holds the write end only while another incarnation of the service may need it: once it closes it,
 // the logger sees EOF when the last service process is gone.
+import { now } from '../clock';
 import { Child, signalChild, SpawnError, spawnChild } from '../child';
 import { EventLog } from '../events';
 import { Options } from '../options';
@@ -114,8 +115,8 @@ export class Sidecar {
       this.events.emit({ type: 'exited', role: 'logger', pid: logger.pid, status });
       return this.notifyExit();
     }
-    const now = performance.now();
-    this.restarts = this.restarts.filter((t) => now - t < this.opts.loggerRestartLimit.windowMs);
+    const t = now();
+    this.restarts = this.restarts.filter((at) => t - at < this.opts.loggerRestartLimit.windowMs);
     if (this.restarts.length >= this.opts.loggerRestartLimit.count) {
       this.gaveUp = true;
       this.events.emit({ type: 'exited', role: 'logger', pid: logger.pid, status });
@@ -127,8 +128,8 @@ export class Sidecar {
       this.onGiveUp();
       return this.notifyExit();
     }
-    this.restarts.push(now);
-    const delayMs = this.draining ? 0 : loggerRestartDelay(this.restarts.filter((t) => now - t < 1000).length - 1);
+    this.restarts.push(t);
+    const delayMs = this.draining ? 0 : loggerRestartDelay(this.restarts.filter((at) => t - at < 1000).length - 1);
     this.events.emit({ type: 'logger-restart', pid: logger.pid, status, attempt: this.restarts.length, delayMs });
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
@@ -152,7 +153,7 @@ export class Sidecar {
   /** Resolves true once no logger runs or is about to be restarted, false at the deadline. */
   private async gone(deadline: number): Promise<boolean> {
     while (this.running()) {
-      const left = deadline - performance.now();
+      const left = deadline - now();
       if (left <= 0) return false;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
@@ -182,12 +183,12 @@ export class Sidecar {
   async drain(): Promise<void> {
     this.draining = true;
     this.closeWriteEnds();
-    if (!(await this.gone(performance.now() + this.opts.graceMs)) && this.logger) {
+    if (!(await this.gone(now() + this.opts.graceMs)) && this.logger) {
       const logger = this.logger;
       this.terminating = true;
       this.events.emit({ type: 'logger-grace-expired', pid: logger.pid, graceMs: this.opts.graceMs });
       signalChild(logger, SIGTERM, true);
-      if (!(await this.gone(performance.now() + LOGGER_KILL_WAIT_MS))) {
+      if (!(await this.gone(now() + LOGGER_KILL_WAIT_MS))) {
         this.events.emit({ type: 'killing', reason: 'the logger ignored SIGTERM', pids: [logger.pid] });
         signalChild(logger, SIGKILL, true);
         await logger.exited;

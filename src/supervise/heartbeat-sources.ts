@@ -5,6 +5,7 @@
 // Callbacks: onBeat(now) for evidence of life; onUnknown(reason, now) when the source itself cannot
 // look (a read or stat error: never a sign that the service is dead), at every failure (the Watchdog
 // reports each cause once, and needs to know the failure goes on); onOk(now) once it can look again.
+import { now } from '../clock';
 import { stat } from 'node:fs';
 import { Socket } from 'node:net';
 import * as libc from '../sys/libc';
@@ -15,7 +16,7 @@ export interface BeatHandlers {
   onOk?(now: number): void;
 }
 
-const monotonic = () => performance.now();
+const monotonic = () => now();
 
 // ---- the heartbeat fd (s6's notification fd, mogilefsd's :still_alive) -------------------------
 

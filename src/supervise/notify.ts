@@ -9,6 +9,7 @@
 // cheap non-blocking recv when nothing is waiting): heartbeats are for periods of seconds.
 //
 // parseNotify is pure; NotifySocket owns the fd and the socket file.
+import { now } from '../clock';
 import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,7 +149,7 @@ export function defaultNotifyPath(): string {
 }
 
 export interface NotifyHandlers {
-  /** one parsed datagram; `now` is when tsinit read it (performance.now()) */
+  /** one parsed datagram; `now` is when tsinit read it (now()) */
   onMessage(msg: NotifyMessage, now: number): void;
   /** the socket failed (recv error): the checker's problem, not the service's; called at every failure */
   onUnknown(reason: string, now: number): void;
@@ -181,7 +182,7 @@ export class NotifySocket {
     opts: NotifySocketOptions,
   ) {
     this.fd = fd;
-    this.clock = opts.clock ?? (() => performance.now());
+    this.clock = opts.clock ?? (() => now());
     if (opts.pollMs !== 0) {
       this.timer = setInterval(() => this.poll(), opts.pollMs ?? 50);
       // The socket must never keep tsinit alive by itself.

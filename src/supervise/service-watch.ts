@@ -1,6 +1,7 @@
 // The watchdog's effects for one tsinit run: the heartbeat sources (fd, sd_notify socket, file),
 // the health probe, the tick timer, and the baseline for the hang report. The decisions stay in
 // watchdog.ts; this module only feeds it and carries out what it says.
+import { now } from '../clock';
 import { Options } from '../options';
 import { Reaper } from '../reaper';
 import { FdHeartbeat, FileHeartbeat } from './heartbeat-sources';
@@ -9,7 +10,6 @@ import { HealthCmdProbe, HealthHttpProbe, HealthProbe, parseHealthUrl } from './
 import { recommendedTickMs, Watchdog, WatchdogEvent } from './watchdog';
 import { takeSnapshot, TreeSnapshot } from '../report';
 
-const now = () => performance.now();
 
 export interface WatchHandlers {
   /** a line worth reporting (stall, unknown, probe failure, ...) */
