@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
-  appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync,
+  appendFileSync, closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync,
   writeFileSync, writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -487,7 +487,7 @@ test('disk full (ENOSPC): no crash, one line, input held, resumes and writes eve
   for (const d of [mnt, out]) spawnSync('mkdir', ['-p', d]);
   const p = inSmallTmpfs(t, mnt, out, ['--max-bytes', '16k', '--keep', '100']);
   const root = `/proc/${p.child.pid}/root${mnt}`;
-  await until(() => existsSync(join(root, 'logs/current.jsonl')) || p.code !== null, 'logd started');
+  await until(() => countRecords(join(root, 'logs/current.jsonl')) >= 1 || p.code !== null, 'the start record');
   assert.equal(p.code, null, p.stdout + p.stderr);
   const filler = fill(root);
   p.write(numbered(1, 1000));
@@ -516,7 +516,7 @@ test('disk full and told to stop: it says exactly what is lost, exits 1, logchec
   for (const d of [mnt, out]) spawnSync('mkdir', ['-p', d]);
   const p = inSmallTmpfs(t, mnt, out, []);
   const root = `/proc/${p.child.pid}/root${mnt}`;
-  await until(() => existsSync(join(root, 'logs/current.jsonl')) || p.code !== null, 'logd started');
+  await until(() => countRecords(join(root, 'logs/current.jsonl')) >= 1 || p.code !== null, 'the start record');
   fill(root);
   p.write(numbered(1, 300));
   await until(() => /no space left on device/.test(p.stderr), 'the disk-full line');
