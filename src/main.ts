@@ -6,9 +6,10 @@ import { UsageError } from './options';
 import { writeAll } from './events';
 import { resolveUser } from './users';
 import { EXIT_INTERNAL, Init } from './init';
+import { exitNow } from './sys/libc';
 
 function exit(code: number): never {
-  process.exit(code);
+  exitNow(code);
 }
 
 function usageError(message: string): never {

@@ -31,6 +31,7 @@ const c = {
   ioctlInt: lib.func('int ioctl(int fd, unsigned long req, _Out_ int *out)'),
   ioctlPtr: lib.func('int ioctl(int fd, unsigned long req, void *arg)'),
   close: lib.func('int close(int fd)'),
+  exit: lib.func('void _exit(int status)'),
   dup: lib.func('int dup(int fd)'),
   isatty: lib.func('int isatty(int fd)'),
   tcgetpgrp: lib.func('int tcgetpgrp(int fd)'),
@@ -108,6 +109,15 @@ export function setParentDeathSignal(sig: number): void {
 /** Set a signal's disposition to SIG_IGN (1) or SIG_DFL (0) for signals Node will not let us ignore. */
 export function setSignalIgnored(sig: number, ignored: boolean): void {
   c.signal(sig, ignored ? 1 : 0);
+}
+
+/**
+ * Ends the process at once. Everything tsinit writes is written synchronously, so nothing is
+ * pending; Node's own teardown would cost milliseconds on the exit path (bench/).
+ */
+export function exitNow(code: number): never {
+  c.exit(code);
+  process.exit(code);
 }
 
 // ---- file descriptors ----------------------------------------------------------------------------
