@@ -171,7 +171,7 @@ class LogFiles {
       });
     }
     try {
-      const size = fs.fstatSync(fd).size;
+      const size = fileOp('stat', path, () => fs.fstatSync(fd).size);
       // Records are bounded (see maxRecordBytes), so a few MiB from the end always hold a whole one.
       for (const window of [1 << 20, 8 << 20, 64 << 20]) {
         const n = Math.min(size, window);
@@ -191,7 +191,7 @@ class LogFiles {
   attach(sink: RecordSink): void {
     this.sink = sink;
     if (this.fd < 0) this.open();
-    else sink.fileSize = fs.fstatSync(this.fd).size;
+    else sink.fileSize = this.stat().size;
   }
 
   private open(): void {
@@ -199,7 +199,7 @@ class LogFiles {
     fileOp('create directory', this.opts.dir, () => fs.mkdirSync(this.opts.dir, { recursive: true }));
     const flags = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_APPEND;
     this.fd = fileOp('open', this.current, () => fs.openSync(this.current, flags, 0o644));
-    let size = fs.fstatSync(this.fd).size;
+    let size = this.stat().size;
     if (size > 0 && !this.endsWithNewline(size)) {
       // A record torn by a kill in the middle of a write: keep it (it is the user's data), and go on
       // after it on a new line. logcheck reports it as damaged.
@@ -208,6 +208,10 @@ class LogFiles {
       say(`${this.current} ended in an incomplete record (logd killed while writing?): kept, continuing after it`);
     }
     sink.fileSize = size;
+  }
+
+  private stat(): fs.Stats {
+    return fileOp('stat', this.current, () => fs.fstatSync(this.fd));
   }
 
   private endsWithNewline(size: number): boolean {
@@ -220,7 +224,7 @@ class LogFiles {
   drain(): void {
     const sink = this.sink!;
     if (this.fd < 0) this.open();
-    else if (fs.fstatSync(this.fd).nlink === 0) {
+    else if (this.stat().nlink === 0) {
       // Someone removed the file (or the whole directory): what went into it since is gone with it.
       say(`${this.current} was removed while logd was writing it; recreating it (records written to it before are gone)`);
       this.closeQuietly();
