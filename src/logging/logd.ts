@@ -46,10 +46,10 @@ export function parseLogdArgs(args: string[]): LogdOptions {
     const name = eq > 0 ? arg.slice(0, eq) : arg;
     const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
     if (value === undefined) throw new UsageError(`logd: ${name} needs a value (${USAGE})`);
-    if (name === '--max-bytes') opts.maxBytes = checkRange(parseSize(value), 4096, 2 ** 50, '--max-bytes');
-    else if (name === '--keep') opts.keep = parseInteger(value, 0, 1_000_000, '--keep');
+    if (name === '--max-bytes') opts.maxBytes = checkRange(parseSize(value), 4096, 2 ** 50, '--max-bytes', '4k..1P');
+    else if (name === '--keep') opts.keep = parseInteger(value, 0, 2 ** 31 - 1, '--keep');
     else if (name === '--stderr-fd') opts.stderrFd = parseInteger(value, 3, 1 << 20, '--stderr-fd');
-    else if (name === '--max-line') opts.maxLine = checkRange(parseSize(value), 64, 16 * 1024 * 1024, '--max-line');
+    else if (name === '--max-line') opts.maxLine = checkRange(parseSize(value), 64, 16 * 1024 * 1024, '--max-line', '64..16M');
     else throw new UsageError(`logd: unknown option ${name} (${USAGE})`);
   }
   if (dirs.length !== 1) throw new UsageError(`logd: ${dirs.length ? 'one DIR only' : 'missing DIR'} (${USAGE})`);
@@ -64,8 +64,8 @@ export function parseLogdArgs(args: string[]): LogdOptions {
   return opts;
 }
 
-function checkRange(n: number, min: number, max: number, what: string): number {
-  if (n < min || n > max) throw new UsageError(`logd: ${what} ${n} is out of range (${min}..${max} bytes)`);
+function checkRange(n: number, min: number, max: number, what: string, range: string): number {
+  if (n < min || n > max) throw new UsageError(`logd: ${what} ${n} is out of range (${range} bytes)`);
   return n;
 }
 
