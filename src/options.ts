@@ -255,7 +255,12 @@ export const OPTION_SPECS: OptionSpec[] = [
     help: "use the built-in JSON-lines writer (tsinit logd) as the logger, writing into DIR",
   },
   {
-    key: 'logMaxBytes', flags: '--log-max-bytes <BYTES>', kind: 'value', parse: parseSize, defaultText: '10M',
+    key: 'logMaxBytes', flags: '--log-max-bytes <BYTES>', kind: 'value', defaultText: '10M',
+    parse: (t) => {
+      const n = parseSize(t);
+      if (n < 4096) throw new UsageError(`--log-max-bytes ${t} is too small (at least 4k)`);
+      return n;
+    },
     help: 'with --log-dir: rotate the current file at this size',
   },
   {

@@ -11,10 +11,8 @@ import { join } from 'node:path';
 import { parseInteger, parseSize, UsageError } from '../options';
 import { lastSeqInTail, LineSplitter, RecordSink, streamKey } from './records';
 import { CURRENT, filesToPrune, rotatedFiles, rotatedName, rotationTime } from './rotate';
+import { SIGHUP, SIGINT, SIGTERM } from '../signals';
 
-const SIGHUP = 1;
-const SIGINT = 2;
-const SIGTERM = 15;
 const EXIT_OK = 0;
 const EXIT_LOST = 1;
 const EXIT_USAGE = 125;
