@@ -5,8 +5,11 @@ import {
 } from './options';
 import { version } from '../package.json';
 
-/** Variables tsinit sets for the service; a nested tsinit must not mistake them for its options. */
-const ENV_SET_FOR_CHILDREN = new Set(['TSINIT_WATCHDOG_FD']);
+/**
+ * Variables that are not options: TSINIT_WATCHDOG_FD is set by tsinit for the service (a nested
+ * tsinit must not mistake it for an option); TSINIT_FAILPOINT injects a fault for tests.
+ */
+const ENV_SET_FOR_CHILDREN = new Set(['TSINIT_WATCHDOG_FD', 'TSINIT_FAILPOINT']);
 
 export type CliResult =
   | { kind: 'run'; options: Options }

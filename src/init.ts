@@ -162,6 +162,12 @@ export class Init {
     this.serviceRunning = true;
     this.events.emit({ type: 'started', role: 'service', pid: child.pid, command: opts.command.join(' ') });
     this.watch?.started(child.pid);
+    if (process.env.TSINIT_FAILPOINT === 'service-started') {
+      // Fault injection for the never-crash test: an exception nobody catches, as a bug would throw.
+      setTimeout(() => {
+        throw new Error('failpoint service-started');
+      }, 100);
+    }
     // A stop that was asked for before the service existed (a signal during start-up) applies now.
     if (this.stopRequest) this.signalService(this.stopSignal(), 'stop');
     let status = await (opts.daemon ? this.adoptDaemon(child, pidfile) : child.exited);

@@ -285,3 +285,19 @@ test('--no-subreaper outside a namespace: an orphan goes to the real init and is
     process.kill(orphan, 'SIGKILL');
   }
 });
+
+test('never crash: an unexpected error is one line, the tree is stopped gracefully, the logger drained, exit 125', async () => {
+  const dir = tempDir();
+  const out = join(dir, 'out');
+  const r = await run(
+    ['--logger', `cat > ${out}`, '--', 'sh', '-c', `trap 'echo got TERM; exit 0' TERM; seq 1 1000; while :; do sleep 0.05; done`],
+    { env: { TSINIT_FAILPOINT: 'service-started' } },
+  );
+  assert.equal(r.code, 125);
+  assert.equal(r.stderr, 'tsinit: internal error: failpoint service-started\n');
+  let expected = '';
+  for (let i = 1; i <= 1000; i++) expected += `${i}\n`;
+  const logged = readFileSync(out, 'utf8');
+  assert.ok(logged.startsWith(expected), 'every line the service wrote reached the logger');
+  assert.match(logged.slice(expected.length), /got TERM\n$/, 'the service was stopped with SIGTERM');
+});
