@@ -78,15 +78,18 @@ export function parseChoice<T extends string>(choices: readonly T[], what: strin
   };
 }
 
-export function parseHttpUrl(text: string): string {
+/** --health-http: an absolute http:// or https:// URL. */
+export function parseHealthUrl(text: string): URL {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`invalid URL '${text}'`);
+    throw new UsageError(`invalid URL '${text}' (example: http://127.0.0.1:8080/healthz)`);
   }
-  if (url.protocol !== 'http:') throw new UsageError(`invalid URL '${text}' (only http:// is probed)`);
-  return text;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--health-http needs an http:// or https:// URL, not '${text}'`);
+  }
+  return url;
 }
 
 /** "10M", "512k", "1048576" -> bytes. */
@@ -317,7 +320,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     help: 'probe the service by running CMD (sh -c); exit 0 is healthy',
   },
   {
-    key: 'healthHttp', flags: '--health-http <URL>', kind: 'value', parse: parseHttpUrl,
+    key: 'healthHttp', flags: '--health-http <URL>', kind: 'value', parse: (t) => parseHealthUrl(t).toString(),
     help: 'probe the service with an HTTP GET; 200-399 is healthy',
   },
   {

@@ -13,7 +13,7 @@ import { isIP, Socket } from 'node:net';
 import { Child, spawnChild } from '../child';
 import { Reaper } from '../reaper';
 import { describeStatus, SIGKILL } from '../signals';
-import { UsageError, formatDuration } from '../options';
+import { formatDuration, parseHealthUrl } from '../options';
 import * as libc from '../sys/libc';
 import type { ProbeOutcome } from './watchdog';
 
@@ -198,19 +198,7 @@ class OutputTail {
 
 // ---- --health-http -------------------------------------------------------------------------------
 
-/** Validates --health-http: an absolute http:// or https:// URL. Throws UsageError. */
-export function parseHealthUrl(text: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError(`invalid URL '${text}' (example: http://127.0.0.1:8080/healthz)`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`--health-http needs an http:// or https:// URL, not '${text}'`);
-  }
-  return url;
-}
+export { parseHealthUrl };
 
 /** The answers of a service (or of its absence): failures. Everything else is tsinit's side: unknown. */
 const SERVICE_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE']);

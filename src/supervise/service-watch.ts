@@ -6,7 +6,7 @@ import { Options } from '../options';
 import { Reaper } from '../reaper';
 import { FdHeartbeat, FileHeartbeat } from './heartbeat-sources';
 import { defaultNotifyPath, execWithWatchdogPid, notifyEnv, NotifySocket, usecToMs } from './notify';
-import { HealthCmdProbe, HealthHttpProbe, HealthProbe, parseHealthUrl } from './probes';
+import { HealthCmdProbe, HealthHttpProbe, HealthProbe } from './probes';
 import { recommendedTickMs, Watchdog, WatchdogEvent } from './watchdog';
 import { takeSnapshot, TreeSnapshot } from '../report';
 
@@ -59,7 +59,7 @@ export class ServiceWatch {
     if (opts.healthCmd !== undefined) {
       this.probe = new HealthCmdProbe(opts.healthCmd, { timeoutMs: opts.healthTimeoutMs, reaper });
     } else if (opts.healthHttp !== undefined) {
-      this.probe = new HealthHttpProbe(parseHealthUrl(opts.healthHttp).toString(), { timeoutMs: opts.healthTimeoutMs });
+      this.probe = new HealthHttpProbe(opts.healthHttp, { timeoutMs: opts.healthTimeoutMs });
     }
     if (periodMs !== undefined || opts.notify) {
       this.notify = NotifySocket.open(defaultNotifyPath(), {

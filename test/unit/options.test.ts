@@ -112,7 +112,7 @@ test('usage errors: unknown option, missing command, conflicting options', () =>
   assert.throws(() => parseCli([], {}), /missing command/);
   assert.throws(() => parseCli(['--logger', 'cat', '--log-dir', '/tmp/x', 'x'], {}), /cannot be used together/);
   assert.throws(() => parseCli(['--pidfile', '/run/x.pid', 'x'], {}), /--pidfile goes with --daemon/);
-  assert.throws(() => parseCli(['--health-http', 'ftp://x/', 'x'], {}), /only http/);
+  assert.throws(() => parseCli(['--health-http', 'ftp://x/', 'x'], {}), /needs an http:\/\/ or https:\/\/ URL/);
   assert.throws(() => parseCli(['--restart', 'sometimes', 'x'], {}), /invalid restart policy 'sometimes'/);
   assert.equal(parseCli(['--help'], {}).kind, 'print');
   assert.equal(parseCli(['--version'], {}).kind, 'print');
