@@ -61,7 +61,7 @@ function interpreterOf(path: string): string {
 }
 
 /** Turns an exec errno into the user's answer: which exit code and why. */
-function explain(cmd: string, err: libc.SysError): SpawnError {
+export function explain(cmd: string, err: libc.SysError): SpawnError {
   const path = findInPath(cmd);
   if (err.errno === libc.errno.ENOENT) {
     if (path === null || !existsFile(path)) return new SpawnError(cmd, 'command not found', 127);

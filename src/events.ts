@@ -27,6 +27,8 @@ export type TsinitEvent =
   | { type: 'daemon-failed'; reason: string }
   | { type: 'timeout'; afterMs: number; pid: number }
   | { type: 'report'; text: string }
+  | { type: 'pty-unavailable'; reason: string }
+  | { type: 'pty-output-lost'; pid: number; bytes: number; reason: string }
   | { type: 'exit'; code: number; reason: string }
   | { type: 'error'; message: string };
 
@@ -104,6 +106,10 @@ function describe(e: TsinitEvent): [Level, string] {
       return ['error', `timeout: the job (pid ${e.pid}) ran longer than ${formatDuration(e.afterMs)}; stopping it`];
     case 'report':
       return ['error', e.text];
+    case 'pty-unavailable':
+      return ['error', `--pty needs the optional package node-pty: ${e.reason}`];
+    case 'pty-output-lost':
+      return ['error', `--pty: ${e.bytes} bytes of output of the service (pid ${e.pid}) could not be written (${e.reason}): they are lost`];
     case 'exit':
       return ['info', `exiting with ${e.code} (${e.reason})`];
     case 'error':

@@ -8,9 +8,10 @@ import { EventLog } from './events';
 import { Options } from './options';
 import { Reaper } from './reaper';
 import { Sidecar } from './logging/sidecar';
+import { loadNodePty, PtyHost, PtyUnavailable } from './pty';
 import { resolveUser } from './users';
 import {
-  ExitStatus, exitCodeOf, SIGCONT, SIGKILL, SIGTSTP, SIGTTIN, SIGTTOU, STOP_SIGNALS, signalName,
+  ExitStatus, exitCodeOf, SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGWINCH, STOP_SIGNALS, signalName,
 } from './signals';
 import { terminateTree } from './tree';
 import { RestartPolicy } from './supervise/restart-policy';
@@ -44,6 +45,10 @@ export class Init {
   private killTimer: NodeJS.Timeout | null = null;
   private timeoutTimer: NodeJS.Timeout | null = null;
   private terminalFd: number | null = null;
+  /** the process group tsinit made the terminal's foreground group, to take it back at the end */
+  private terminalGivenTo: number | null = null;
+  /** --pty: node-pty, stdin and the current incarnation's pty */
+  private ptyHost: PtyHost | null = null;
   private ownGroup = 0;
   private serviceRunning = false;
   private watch: ServiceWatch | null = null;
@@ -146,18 +151,37 @@ export class Init {
     const prepared = this.watch?.prepare(opts.command) ?? { fds: [], env: {}, argv: opts.command };
     const pidfile = opts.pidfile !== undefined ? new PidfileWatcher(opts.pidfile) : undefined;
     pidfile?.baseline();
-    const child = spawnChild(
-      {
-        argv: prepared.argv,
-        env: prepared.env,
-        fds: [...(this.sidecar?.serviceFds() ?? []), ...prepared.fds],
-        grouping: 'group',
-        foregroundTty: this.terminalFd ?? undefined,
-        user,
-        nice: opts.nice,
-      },
-      this.reaper,
-    );
+    let child: Child;
+    if (opts.pty) {
+      try {
+        this.ptyHost ??= new PtyHost(loadNodePty(), {
+          interactive: this.terminalFd !== null,
+          events: this.events,
+          stallMs: opts.graceMs,
+        });
+      } catch (e) {
+        if (!(e instanceof PtyUnavailable)) throw e;
+        this.events.emit({ type: 'pty-unavailable', reason: e.reason });
+        this.requestStop({ reason: 'node-pty is not available', exitCode: EXIT_INTERNAL, at: now() });
+        return { code: EXIT_INTERNAL, signal: null };
+      }
+      const output = this.sidecar?.serviceFds()[0][1] ?? 1;
+      child = this.ptyHost.spawn({ argv: prepared.argv, env: prepared.env, fds: prepared.fds, output, user, nice: opts.nice }, this.reaper);
+    } else {
+      child = spawnChild(
+        {
+          argv: prepared.argv,
+          env: prepared.env,
+          fds: [...(this.sidecar?.serviceFds() ?? []), ...prepared.fds],
+          grouping: 'group',
+          foregroundTty: this.terminalFd ?? undefined,
+          user,
+          nice: opts.nice,
+        },
+        this.reaper,
+      );
+      if (this.terminalFd !== null) this.terminalGivenTo = child.pgid;
+    }
     this.service = child;
     this.serviceRunning = true;
     this.events.emit({ type: 'started', role: 'service', pid: child.pid, command: opts.command.join(' ') });
@@ -292,6 +316,8 @@ export class Init {
       this.suspend();
       return;
     }
+    // --pty: the pty follows tsinit's terminal; the kernel then signals the pty's foreground group.
+    if (sig === SIGWINCH && this.ptyHost?.resize()) return;
     if (sig === SIGCONT) this.giveTerminalToService();
     this.forward(sig);
   }
@@ -349,7 +375,10 @@ export class Init {
 
   // ---- terminals -----------------------------------------------------------------------------
 
-  /** With a terminal on stdin where tsinit is in the foreground, the service gets the foreground. */
+  /**
+   * With a terminal on stdin where tsinit is in the foreground, the service gets the foreground (with
+   * --pty, tsinit keeps it and puts it in raw mode: see pty.ts).
+   */
   private takeTerminal(): void {
     if (!libc.isatty(0)) return;
     try {
@@ -362,20 +391,37 @@ export class Init {
     libc.setSignalIgnored(SIGTTOU, true);
     libc.setSignalIgnored(SIGTTIN, true);
     this.terminalFd = 0;
+    // Ctrl-Z stops the service (the terminal's foreground group, or the pty's), not tsinit: tsinit
+    // learns of it from SIGCHLD. Deferred, so that a SIGCONT that came in the same batch is seen first.
+    process.on('SIGCHLD', () => setImmediate(() => this.followServiceStop()));
   }
 
+  /** SIGCONT (`fg`): the terminal goes back to the service, unless the shell kept it (`bg`). */
   private giveTerminalToService(): void {
     if (this.terminalFd === null || !this.service) return;
     try {
+      if (libc.getForegroundGroup(this.terminalFd) !== this.ownGroup) return;
+      if (this.ptyHost) {
+        this.ptyHost.enterRaw();
+        return;
+      }
       libc.setForegroundGroup(this.terminalFd, this.service.pgid);
+      this.terminalGivenTo = this.service.pgid;
     } catch (e) {
       debug('tcsetpgrp: %s', (e as Error).message);
     }
   }
 
+  /** The terminal back to tsinit's group, if tsinit gave it away (before tsinit stops, and at the end). */
   private restoreTerminal(): void {
     if (this.terminalFd === null) return;
+    if (this.ptyHost) {
+      this.ptyHost.leaveRaw();
+      return;
+    }
     try {
+      // After `bg` the shell holds the terminal: that is not tsinit's to take.
+      if (libc.getForegroundGroup(this.terminalFd) !== this.terminalGivenTo) return;
       libc.setForegroundGroup(this.terminalFd, this.ownGroup);
     } catch (e) {
       debug('restore tcsetpgrp: %s', (e as Error).message);
@@ -386,8 +432,33 @@ export class Init {
   private suspend(): void {
     this.forward(SIGTSTP);
     if (process.pid === 1) return;
+    // --pty: the service's group is orphaned (its parent, tsinit, is in another session), and the
+    // kernel discards SIGTSTP for such a group.
+    if (this.ptyHost && this.service) signalChild(this.service, SIGSTOP, true);
     this.restoreTerminal();
-    libc.kill(process.pid, 19);
+    libc.kill(process.pid, SIGSTOP);
+  }
+
+  /**
+   * The service stopped (Ctrl-Z, or SIGTTIN after `bg`): outside PID 1 tsinit stops too, so that the
+   * shell gets the terminal back and `fg` resumes both (SIGCONT, above). As PID 1 there is no shell
+   * to return to: the service stays stopped until it gets SIGCONT.
+   */
+  private followServiceStop(): void {
+    const child = this.service;
+    if (!child || !this.serviceRunning || this.terminalFd === null) return;
+    let sig: number | null;
+    try {
+      sig = libc.waitStopped(child.pid);
+    } catch (e) {
+      debug('waitid: %s', (e as Error).message);
+      return;
+    }
+    if (sig === null) return;
+    debug('service stopped by %s', signalName(sig));
+    if (process.pid === 1) return;
+    this.restoreTerminal();
+    libc.kill(process.pid, SIGSTOP);
   }
 
   // ---- the end -------------------------------------------------------------------------------

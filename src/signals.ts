@@ -20,6 +20,7 @@ export const SIGSTOP = 19;
 export const SIGTSTP = 20;
 export const SIGTTIN = 21;
 export const SIGTTOU = 22;
+export const SIGWINCH = 28;
 
 /**
  * Signals tsinit catches and forwards. Left out, and why:

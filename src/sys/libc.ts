@@ -24,12 +24,15 @@ const lib = koffi.load('libc.so.6');
 
 const c = {
   waitpid: lib.func('int waitpid(int pid, _Out_ int *status, int options)'),
+  waitid: lib.func('int waitid(int idtype, int id, void *info, int options)'),
   kill: lib.func('int kill(int pid, int sig)'),
   prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
   pipe2: lib.func('int pipe2(_Out_ int *fds, int flags)'),
   fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
   ioctlInt: lib.func('int ioctl(int fd, unsigned long req, _Out_ int *out)'),
   ioctlPtr: lib.func('int ioctl(int fd, unsigned long req, void *arg)'),
+  tcgetattr: lib.func('int tcgetattr(int fd, void *termios)'),
+  tcsetattr: lib.func('int tcsetattr(int fd, int when, void *termios)'),
   close: lib.func('int close(int fd)'),
   exit: lib.func('void _exit(int status)'),
   dup: lib.func('int dup(int fd)'),
@@ -87,6 +90,28 @@ export function waitpid(pid: number, options = WNOHANG): { pid: number; status: 
   throw new SysError('waitpid', e);
 }
 
+const P_PID = 1;
+const WSTOPPED = 2;
+
+/**
+ * The signal that stopped child `pid`, if it is stopped right now and that stop was not reported
+ * yet; else null. waitid(WSTOPPED) without WEXITED never consumes an exit status, so this is safe
+ * beside the reaper and beside a library that waits for the same pid (node-pty).
+ */
+export function waitStopped(pid: number): number | null {
+  const info = Buffer.alloc(128);
+  const rc = c.waitid(P_PID, pid, info, WSTOPPED | WNOHANG) as number;
+  if (rc < 0) {
+    const e = koffi.errno();
+    if (e === errno.ECHILD) return null;
+    if (e === errno.EINTR) return waitStopped(pid);
+    throw new SysError('waitid', e);
+  }
+  // siginfo_t: si_signo, si_errno, si_code, then (8-aligned) si_pid, si_uid, si_status.
+  if (info.readInt32LE(16) !== pid) return null;
+  return info.readInt32LE(24);
+}
+
 // ---- signals and processes ----------------------------------------------------------------------
 
 /** kill(2); returns false when the target no longer exists (ESRCH). */
@@ -126,10 +151,13 @@ const O_CLOEXEC = 0o2000000;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const O_NONBLOCK = 0o4000;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
 const F_SETPIPE_SZ = 1031;
 const F_GETPIPE_SZ = 1032;
 const FIONREAD = 0x541b;
 const TIOCGWINSZ = 0x5413;
+const TIOCSWINSZ = 0x5414;
 
 /** A close-on-exec pipe: [readEnd, writeEnd]. Children get an end only through an explicit fd map. */
 export function pipe(): [number, number] {
@@ -157,6 +185,10 @@ export function setNonBlocking(fd: number, on: boolean): void {
 export function close(fd: number): void {
   c.close(fd);
 }
+/** Marks an fd close-on-exec (for children started by a library that forks without closing fds). */
+export function setCloseOnExec(fd: number): void {
+  check('fcntl(F_SETFD)', c.fcntl(fd, F_SETFD, FD_CLOEXEC));
+}
 export function dupCloexec(fd: number): number {
   const F_DUPFD_CLOEXEC = 1030;
   return check('fcntl(F_DUPFD_CLOEXEC)', c.fcntl(fd, F_DUPFD_CLOEXEC, 3));
@@ -180,6 +212,38 @@ export function windowSize(fd: number): { rows: number; cols: number } | null {
   const ws = Buffer.alloc(8);
   if (Number(c.ioctlPtr(fd, TIOCGWINSZ, ws)) < 0) return null;
   return { rows: ws.readUInt16LE(0), cols: ws.readUInt16LE(2) };
+}
+/** TIOCSWINSZ; on a pty master the kernel then sends SIGWINCH to the pty's foreground group. */
+export function setWindowSize(fd: number, rows: number, cols: number): void {
+  const ws = Buffer.alloc(8);
+  ws.writeUInt16LE(rows, 0);
+  ws.writeUInt16LE(cols, 2);
+  check('ioctl(TIOCSWINSZ)', c.ioctlPtr(fd, TIOCSWINSZ, ws));
+}
+
+// struct termios (Linux, glibc): c_iflag, c_oflag, c_cflag, c_lflag, c_line, c_cc[32], speeds.
+const TERMIOS_SIZE = 64;
+const LFLAG_OFFSET = 12;
+const ECHO = 0o10;
+const TCSANOW = 0;
+const ISIG = 0o1;
+const CC_OFFSET = 17;
+const VSUSP = 10;
+/** The suspend key (Ctrl-Z) of a terminal whose keys make signals; null if it has none. */
+export function suspendKey(fd: number): number | null {
+  const t = Buffer.alloc(TERMIOS_SIZE);
+  check('tcgetattr', c.tcgetattr(fd, t));
+  if ((t.readUInt32LE(LFLAG_OFFSET) & ISIG) === 0) return null;
+  const key = t[CC_OFFSET + VSUSP];
+  return key === 0 ? null : key;
+}
+/** Turns a terminal's echo on or off (on a pty master: the echo of what is written into it). */
+export function setEcho(fd: number, on: boolean): void {
+  const t = Buffer.alloc(TERMIOS_SIZE);
+  check('tcgetattr', c.tcgetattr(fd, t));
+  const lflag = t.readUInt32LE(LFLAG_OFFSET);
+  t.writeUInt32LE(on ? lflag | ECHO : lflag & ~ECHO, LFLAG_OFFSET);
+  check('tcsetattr', c.tcsetattr(fd, TCSANOW, t));
 }
 
 // ---- spawning -----------------------------------------------------------------------------------
@@ -223,8 +287,10 @@ export function spawn(req: SpawnRequest): number {
   c.attrInit(attr);
   try {
     // Map fds in two steps so that a target number that is also a source is not clobbered.
+    // The staging numbers sit just above every fd involved (not at a fixed high number, which a
+    // small RLIMIT_NOFILE would refuse in the child).
     const staged = req.fds.map(([, parent]) => parent);
-    const high = 1000;
+    const high = Math.max(...req.fds.flat()) + 1;
     staged.forEach((parent, i) => check('adddup2', c.faDup2(fa, parent, high + i)));
     req.fds.forEach(([child], i) => check('adddup2', c.faDup2(fa, high + i, child)));
     const wanted = Math.max(2, ...req.fds.map(([child]) => child)) + 1;
@@ -269,11 +335,12 @@ function rawSyscall(name: string, nr: number, ...args: number[]): void {
   check(name, c.syscall(nr, ...typed) as number);
 }
 
-function withThreadCredentials(
+/** Runs `run` (a spawn, or node-pty's fork) with the service's credentials and niceness on this thread. */
+export function withThreadCredentials<T>(
   user: SpawnRequest['user'],
   nice: number | undefined,
-  run: () => number,
-): number {
+  run: () => T,
+): T {
   const tid = c.gettid() as number;
   const oldNice = c.getpriority(PRIO_PROCESS, tid) as number;
   const nr = SYSCALLS[process.arch];
