@@ -133,7 +133,7 @@ test('every forwarded signal reaches the service', async () => {
 
 /** A service whose child (a grandchild of tsinit) reports the signals it gets into a file. */
 function grandchildService(out: string): string[] {
-  return ['sh', '-c', `OUT=${out} ${join(HELPERS, 'signals.sh')} > /dev/null & echo started; wait`];
+  return ['sh', '-c', `OUT=${out} ${join(HELPERS, 'signals.sh')} > ${out}.ready & echo started; wait`];
 }
 
 test('signals go to the whole process group by default, to the main process with --signal-main-only', async () => {
@@ -141,7 +141,8 @@ test('signals go to the whole process group by default, to the main process with
     const out = join(tempDir(), 'got');
     const t = start([...(mainOnly ? ['--signal-main-only'] : []), '--kill-after', '200ms', '--', ...grandchildService(out)]);
     await t.waitFor(/started/);
-    await until(() => existsSync(`/proc`) && readGot(out) !== null);
+    // The grandchild's traps are in place once it says so.
+    await until(() => readGot(`${out}.ready`)!.startsWith('ready'));
     process.kill(t.tsinitPid(true), 'SIGUSR2');
     if (!mainOnly) await until(() => readGot(out)!.includes('got USR2'));
     process.kill(t.tsinitPid(true), 'SIGTERM');
