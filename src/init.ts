@@ -47,6 +47,8 @@ export class Init {
   private terminalFd: number | null = null;
   /** the process group tsinit made the terminal's foreground group, to take it back at the end */
   private terminalGivenTo: number | null = null;
+  /** tsinit stopped itself with the service and has not seen the SIGCONT that resumed it yet */
+  private suspended = false;
   /** --pty: node-pty, stdin and the current incarnation's pty */
   private ptyHost: PtyHost | null = null;
   private ownGroup = 0;
@@ -158,6 +160,7 @@ export class Init {
           interactive: this.terminalFd !== null,
           events: this.events,
           stallMs: opts.graceMs,
+          onSuspendKey: () => this.stopWithService(),
         });
       } catch (e) {
         if (!(e instanceof PtyUnavailable)) throw e;
@@ -398,6 +401,7 @@ export class Init {
 
   /** SIGCONT (`fg`): the terminal goes back to the service, unless the shell kept it (`bg`). */
   private giveTerminalToService(): void {
+    this.suspended = false;
     if (this.terminalFd === null || !this.service) return;
     try {
       if (libc.getForegroundGroup(this.terminalFd) !== this.ownGroup) return;
@@ -435,8 +439,7 @@ export class Init {
     // --pty: the service's group is orphaned (its parent, tsinit, is in another session), and the
     // kernel discards SIGTSTP for such a group.
     if (this.ptyHost && this.service) signalChild(this.service, SIGSTOP, true);
-    this.restoreTerminal();
-    libc.kill(process.pid, SIGSTOP);
+    this.stopWithService();
   }
 
   /**
@@ -446,7 +449,9 @@ export class Init {
    */
   private followServiceStop(): void {
     const child = this.service;
-    if (!child || !this.serviceRunning || this.terminalFd === null) return;
+    // Resumed, but the SIGCONT is still on its way (signals reach Node's threads in any order): the
+    // service's stop is the one tsinit stopped for, and that SIGCONT will continue it.
+    if (!child || !this.serviceRunning || this.terminalFd === null || this.suspended) return;
     let sig: number | null;
     try {
       sig = libc.waitStopped(child.pid);
@@ -456,8 +461,14 @@ export class Init {
     }
     if (sig === null) return;
     debug('service stopped by %s', signalName(sig));
+    this.stopWithService();
+  }
+
+  /** Outside PID 1: the terminal back to the shell, and tsinit stopped until SIGCONT (`fg`). */
+  private stopWithService(): void {
     if (process.pid === 1) return;
     this.restoreTerminal();
+    this.suspended = true;
     libc.kill(process.pid, SIGSTOP);
   }
 

@@ -22,7 +22,8 @@ import { delimiter, join } from 'node:path';
 import { Child, explain, SpawnError } from './child';
 import { EventLog } from './events';
 import { Reaper } from './reaper';
-import { ExitStatus, SIGSTOP } from './signals';
+import { ExitStatus, SIGSTOP, SIGTSTP } from './signals';
+import { readStatus } from './sys/proc';
 import * as libc from './sys/libc';
 import createDebug from './debug';
 
@@ -206,6 +207,14 @@ function privateWriteFd(fd: number): { fd: number; owned: boolean } {
   return { fd, owned: false };
 }
 
+/** True if `pid` ignores or catches SIGTSTP (from /proc: the SigIgn and SigCgt masks). */
+function handlesTstp(pid: number): boolean {
+  const st = readStatus(pid);
+  if (!st) return false;
+  const bit = 1n << BigInt(SIGTSTP - 1);
+  return [st.SigIgn, st.SigCgt].some((mask) => mask !== undefined && (BigInt(`0x${mask.trim()}`) & bit) !== 0n);
+}
+
 // ---- starting ---------------------------------------------------------------------------------------
 
 /** posix_spawn's answers (127, 126) for commands node-pty's execvp would fail on after the fork. */
@@ -342,7 +351,13 @@ export class PtyHost {
    */
   constructor(
     private readonly nodePty: NodePty,
-    private readonly o: { interactive: boolean; events: EventLog; stallMs: number },
+    private readonly o: {
+      interactive: boolean;
+      events: EventLog;
+      stallMs: number;
+      /** the suspend key stopped the service: tsinit gives the terminal back and stops too */
+      onSuspendKey: () => void;
+    },
   ) {
     this.inputKind = stdinKind(o.interactive);
     if (this.inputKind === 'tty') {
@@ -402,13 +417,14 @@ export class PtyHost {
       this.input?.pause();
     });
     session.onInputBlocked = (blocked) => (blocked ? this.input?.pause() : this.resumeInput());
+    session.onSuspendKey = this.o.onSuspendKey;
     if (this.inputEnded && this.inputKind === 'stream') session.endOfInput();
     this.resumeInput();
     return session;
   }
 
   private resumeInput(): void {
-    if (!this.input || !this.current) return;
+    if (!this.input || !this.current || this.current.ended) return;
     if (this.inputKind === 'tty' && !this.raw) return;
     this.input.resume();
   }
@@ -457,6 +473,9 @@ class Session implements PtyChild {
   readonly pgid: number;
   readonly exited: Promise<ExitStatus>;
   onInputBlocked: (blocked: boolean) => void = () => undefined;
+  onSuspendKey: () => void = () => undefined;
+  /** the service has exited (its output may still be on its way) */
+  ended = false;
   private readonly master: number;
   private readonly out: FdWriter;
   private readonly outFd: { fd: number; owned: boolean };
@@ -489,7 +508,9 @@ class Session implements PtyChild {
     this.out = new FdWriter(this.outFd.fd, { pause: () => term.pause(), resume: () => term.resume() });
     this.toPty = new FdWriter(this.master, {
       pause: () => this.onInputBlocked(true),
-      resume: () => this.onInputBlocked(false),
+      resume: () => {
+        if (!this.ended) this.onInputBlocked(false);
+      },
     });
     term.on('error', (e) => debug('pty %d: %s', this.pid, e.message));
     term.onData((d) => this.out.write(typeof d === 'string' ? Buffer.from(d) : d));
@@ -498,6 +519,8 @@ class Session implements PtyChild {
         reaper.release(this.pid);
         const status: ExitStatus = signal ? { code: null, signal } : { code: exitCode, signal: null };
         debug('pty %d exited: %j', this.pid, status);
+        // stdin stays unread until the next incarnation, if any, instead of going into a dead pty.
+        this.ended = true;
         this.onInputBlocked(true);
         this.toPty.abandon('the service exited');
         this.drain();
@@ -514,15 +537,17 @@ class Session implements PtyChild {
 
   /** Bytes from tsinit's stdin; `keys`: typed on tsinit's terminal (Ctrl-Z is looked for). */
   input(buf: Buffer, keys: boolean): void {
-    if (this.closed || buf.length === 0) return;
+    if (this.ended || buf.length === 0) return;
     const at = keys ? this.suspendKeyAt(buf) : -1;
     if (at >= 0) {
       this.input(buf.subarray(0, at), false);
       // The kernel discards a terminal's SIGTSTP for an orphaned process group, and the service's
       // group is one (its parent, tsinit, is in another session): do what the key would otherwise
-      // do. tsinit then sees the service stopped and stops too (init.ts), so the shell gets the
-      // terminal back; `fg` continues both.
+      // do. Then tsinit stops too (init.ts), so the shell gets the terminal back; `fg` continues
+      // both. (Not left to SIGCHLD: a service in vfork, whose child the signal stopped before its
+      // exec, is never reported stopped.)
       libc.kill(-this.pgid, SIGSTOP);
+      this.onSuspendKey();
       this.input(buf.subarray(at + 1), true);
       return;
     }
@@ -532,8 +557,10 @@ class Session implements PtyChild {
 
   /**
    * Where the pty's suspend key is in `buf`, if it would stop the service: the pty makes signals
-   * of keys, and the service's own group is the pty's foreground (a shell in the pty with jobs of
-   * its own gets the key as usual). Never as PID 1: there would be no shell to return to.
+   * of keys, the service's own group is the pty's foreground (a shell in the pty gives its jobs the
+   * terminal, and they get the key as usual), and the service leaves SIGTSTP at its default (an
+   * interactive shell ignores it; a handler gets the key's signal). Never as PID 1: there would be
+   * no shell to return to.
    */
   private suspendKeyAt(buf: Buffer): number {
     if (process.pid === 1) return -1;
@@ -542,7 +569,7 @@ class Session implements PtyChild {
       if (key === null) return -1;
       const at = buf.indexOf(key);
       if (at < 0 || libc.getForegroundGroup(this.master) !== this.pgid) return -1;
-      return at;
+      return handlesTstp(this.pid) ? -1 : at;
     } catch {
       return -1;
     }
@@ -550,7 +577,7 @@ class Session implements PtyChild {
 
   /** The end of a non-terminal stdin: Ctrl-D, twice after a partial line (the first only ends the line). */
   endOfInput(): void {
-    if (this.closed) return;
+    if (this.ended) return;
     const partial = this.lastInput !== -1 && this.lastInput !== 0x0a;
     this.toPty.write(Buffer.from(partial ? [VEOF, VEOF] : [VEOF]));
   }
