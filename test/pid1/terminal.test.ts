@@ -149,7 +149,11 @@ function servicePid(signal: AbortSignal, tsinit: number): Promise<number> {
 
 /** Runs `body` with a terminal that is killed, with all its processes, at the end or on timeout. */
 async function withTerminal<T>(ctx: TestContext, t: Terminal, body: (t: Terminal) => Promise<T>): Promise<T> {
-  const onAbort = () => t.kill();
+  const onAbort = () => {
+    ctx.diagnostic(`the terminal showed: ${JSON.stringify(t.output)}`);
+    ctx.diagnostic(`processes: ${descendants(t.pid).map((pid) => `${pid} ${state(pid)} ${cmdline(pid).join(' ')}`).join('; ')}`);
+    t.kill();
+  };
   ctx.signal.addEventListener('abort', onAbort);
   try {
     return await body(t);
@@ -190,38 +194,35 @@ for (const pid1 of [true, false]) {
   });
 }
 
-// The service waits for a file that the test creates while everything is stopped, so that it can
-// only finish after it has been continued.
-function waitingService(flag: string): string[] {
-  return ['sh', '-c', `echo READY; while [ ! -e ${flag} ]; do sleep 0.02; done; echo DONE; exit 5`];
-}
+// The service waits in a read from its terminal (not in a loop that forks: a process that the key
+// stops between vfork and exec keeps its parent in vfork, never stopped, for shells too), and can
+// only finish once it runs again and gets its line.
+const WAITING_SERVICE = ['sh', '-c', 'echo READY; read line; echo "DONE $line"; exit 5'];
 
 for (const pty of [false, true]) {
   const mode = pty ? ' with --pty' : '';
 
   test(`Ctrl-Z stops the service and tsinit (not PID 1); SIGCONT resumes both and the run ends normally${mode}`, { timeout: TIMEOUT }, async (ctx) => {
-    const flag = join(tempDir(), 'go');
-    const argv = [TSINIT, ...(pty ? ['--pty'] : []), '--', ...waitingService(flag)];
+    const argv = [TSINIT, ...(pty ? ['--pty'] : []), '--', ...WAITING_SERVICE];
     await withTerminal(ctx, new Terminal(argv), async (t) => {
-      await t.waitFor(/READY/);
+      const at = await t.waitFor(/READY/);
       const tsinit = t.pid;
       const service = await servicePid(ctx.signal, tsinit);
       t.type(CTRL_Z);
       await until(ctx.signal, () => state(service) === 'T' && state(tsinit) === 'T');
-      writeFileSync(flag, '');
       // What a shell's `fg` sends to the job it continues.
       process.kill(tsinit, 'SIGCONT');
+      await until(ctx.signal, () => state(service) !== 'T' && state(tsinit) !== 'T');
+      t.type('go\r');
       const e = await t.exited;
       assert.equal(e.exitCode, 5, t.output);
-      assert.match(t.output, /DONE/);
+      assert.match(t.output.slice(at), /DONE go/);
     });
   });
-
 }
 
 test('Ctrl-Z as PID 1: the service stops, tsinit keeps running (no shell to return to); SIGCONT resumes the service', { timeout: TIMEOUT }, async (ctx) => {
-  const flag = join(tempDir(), 'go');
-  const argv = [...UNSHARE, TSINIT, '--', ...waitingService(flag)];
+  const argv = [...UNSHARE, TSINIT, '--', ...WAITING_SERVICE];
   await withTerminal(ctx, new Terminal(argv, { env: { DEBUG: 'tsinit:init' } }), async (t) => {
     let at = await t.waitFor(/READY/);
     const tsinit = await tsinitPidIn(ctx.signal, t);
@@ -231,11 +232,12 @@ test('Ctrl-Z as PID 1: the service stops, tsinit keeps running (no shell to retu
     // tsinit has seen the stop, and went on running.
     at = await t.waitFor(/service stopped by SIGTSTP/, at);
     assert.notEqual(state(tsinit), 'T');
-    writeFileSync(flag, '');
     process.kill(tsinit, 'SIGCONT');
+    await until(ctx.signal, () => state(service) !== 'T');
+    t.type('go\r');
     const e = await t.exited;
     assert.equal(e.exitCode, 5, t.output);
-    assert.match(t.output.slice(at), /DONE/);
+    assert.match(t.output.slice(at), /DONE go/);
   });
 });
 
@@ -329,6 +331,22 @@ test('--pty: every byte of a large, fast output arrives, on stdout and through a
   assert.equal(readFileSync(out, 'utf8'), expected);
 });
 
+test('--pty: the service gets fds 0, 1, 2 (its terminal) and nothing tsinit inherited', { timeout: TIMEOUT }, async () => {
+  // fd 3 is a pipe that tsinit inherits; node-pty forks without closing fds.
+  const proc = spawn(TSINIT, ['--pty', '--', 'sh', '-c', 'ls -C /proc/$$/fd; readlink /proc/$$/fd/0 /proc/$$/fd/1'], {
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  proc.stdout!.on('data', (d) => (stdout += d));
+  const code = await new Promise((r) => proc.on('close', r));
+  assert.equal(code, 0);
+  const [fds, in0, out1] = stdout.trim().split(/\r\n/);
+  assert.deepEqual(fds.trim().split(/\s+/), ['0', '1', '2']);
+  assert.match(in0, /^\/dev\/pts\/\d+$/);
+  assert.equal(out1, in0);
+});
+
 test('--pty: stdin is forwarded (without echo) and its end is an end-of-file for the service', { timeout: TIMEOUT }, async (ctx) => {
   let r = await run(['--pty', '--', 'sh', '-c', 'read line; echo "got $line"'], { input: 'hello\n' });
   assert.equal(r.code, 0, r.stderr);
@@ -355,6 +373,29 @@ test('--pty on a terminal: keys go to the service (Ctrl-C: 130), the window size
   });
 });
 
+test('--pty on a terminal: a shell in the pty keeps Ctrl-Z for its own jobs', { timeout: TIMEOUT }, async (ctx) => {
+  const argv = [TSINIT, '--pty', '--', 'bash', '--norc', '--noprofile', '-i'];
+  await withTerminal(ctx, new Terminal(argv, { env: { PS1: 'INNER> ' } }), async (t) => {
+    let at = await t.waitFor(/INNER> /);
+    t.type('sleep 1000\r');
+    await until(ctx.signal, () => cmdlines(t.pid).some((argv) => argv[0] === 'sleep'));
+    t.type(CTRL_Z);
+    // The shell in the pty stopped its job and prompts again: the key was its own, not tsinit's.
+    at = await t.waitFor(/Stopped[^]*INNER> /, at);
+    assert.notEqual(state(t.pid), 'T');
+    // The job is the shell's to continue; then Ctrl-C ends it and the shell prompts again.
+    t.type('fg\r');
+    at = await t.waitFor(/sleep 1000\r\r?\n/, at);
+    // bash gives the job the terminal, then continues it: once it runs, Ctrl-C is the job's.
+    await until(ctx.signal, () => descendants(t.pid).some((pid) => cmdline(pid)[0] === 'sleep' && state(pid) !== 'T'));
+    t.type(CTRL_C);
+    at = await t.waitFor(/INNER> /, at);
+    t.type('exit 4\r');
+    const e = await t.exited;
+    assert.equal(e.exitCode, 4, t.output);
+  });
+});
+
 test('--pty on a terminal: what is typed reaches the service, and the terminal is restored at the end', { timeout: TIMEOUT }, async (ctx) => {
   const script = `${TSINIT} --pty -- sh -c 'read line; echo "got $line"'; echo "rc=$?"; stty -a`;
   await withTerminal(ctx, new Terminal(['bash', '-c', script]), async (t) => {
@@ -372,19 +413,24 @@ test('--pty on a terminal: what is typed reaches the service, and the terminal i
   });
 });
 
+/** A process and all its descendants. */
+function descendants(root: number): number[] {
+  const out = [root];
+  for (let i = 0; i < out.length; i++) out.push(...childrenOf(out[i]));
+  return out;
+}
+
+function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
 /** The argv of a process and of each of its descendants. */
 function cmdlines(root: number): string[][] {
-  const out: string[][] = [];
-  const walk = (pid: number) => {
-    try {
-      out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
-    } catch {
-      return;
-    }
-    for (const c of childrenOf(pid)) walk(c);
-  };
-  walk(root);
-  return out;
+  return descendants(root).map(cmdline);
 }
 
 // ---- --pty without node-pty ---------------------------------------------------------------------
