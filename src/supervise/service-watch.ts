@@ -81,7 +81,8 @@ export class ServiceWatch {
   prepare(argv: string[]): { fds: Array<[number, number]>; env: Record<string, string>; argv: string[] } {
     const fds: Array<[number, number]> = [];
     let env: Record<string, string> = {};
-    if (this.opts.watchdogMs !== undefined) {
+    // A pty passes the service fds 0-2 only: under --pty the heartbeat comes by sd_notify or file.
+    if (this.opts.watchdogMs !== undefined && !this.opts.pty) {
       this.fd = FdHeartbeat.open({
         onBeat: (t) => this.beat(t, 'fd'),
         onUnknown: (reason, t) => this.watchdog.unknown(t, 'fd', reason),

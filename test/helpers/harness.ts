@@ -74,7 +74,10 @@ export class Running {
   tsinitPid(pid1: boolean): number {
     if (!pid1) return this.proc.pid!;
     const kids = readFileSync(`/proc/${this.proc.pid}/task/${this.proc.pid}/children`, 'utf8').trim();
-    return Number(kids.split(' ')[0]);
+    const pid = Number(kids.split(' ')[0]);
+    // 0 would make process.kill() signal the test runner's own process group.
+    if (!(pid > 0)) throw new Error(`tsinit is not running (stderr: ${this.stderr})`);
+    return pid;
   }
 }
 

@@ -215,16 +215,22 @@ test('stdin passes through to the service', async () => {
   assert.equal(r.code, 3);
 });
 
-test('the service sees only fds 0, 1, 2 and a clean signal state, in its own process group', async () => {
-  const r = await run(['--', 'sh', '-c', 'ls /proc/$$/fd; grep -E "^Sig(Blk|Ign)" /proc/$$/status; ps -o pgid= -p $$; echo pid $$']);
+test('the service sees only fds 0, 1, 2, in its own process group', async () => {
+  const r = await run(['--', 'sh', '-c', 'ls /proc/$$/fd; ps -o pgid= -p $$; echo pid $$']);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   // ls opens the directory itself as fd 3 in its own process, not in the shell
   assert.deepEqual(lines.slice(0, 3), ['0', '1', '2']);
-  assert.ok(lines.includes('SigBlk:\t0000000000000000'), r.stdout);
-  assert.ok(lines.includes('SigIgn:\t0000000000000000'), r.stdout);
   const pid = lines.find((l) => l.startsWith('pid '))!.slice(4);
   assert.equal(lines[lines.length - 2].trim(), pid, 'pgid equals pid');
+});
+
+test('the service starts with no signal blocked and none ignored', async () => {
+  // grep is the service itself and reads its own status as exec left it (a shell would show its
+  // own transient masks: dash blocks every signal around each fork).
+  const r = await run(['--', 'grep', '-E', '^Sig(Blk|Ign)', '/proc/self/status']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
 });
 
 test('--nice and --user are visible in /proc', async () => {
