@@ -17,7 +17,7 @@ const esbuild = require('esbuild');
 
 // commander loads node:child_process at the top for executable subcommands, which tsinit does not
 // have; loading it costs ~2.6 ms of startup (bench/profile-startup.mjs). tsinit itself never uses
-// child_process (every child is posix_spawned, see src/reaper.ts), so the bundle gets a stub that
+// child_process (every child is posix_spawned, see src/process/reaper.ts), so the bundle gets a stub that
 // fails loudly if anything ever calls it.
 const noChildProcess = {
   name: 'no-child-process',

@@ -2,7 +2,7 @@
 // (`tsinit: ...`) and its JSON line for --events, so the two can never disagree.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { describeStatus, ExitStatus, signalName } from './signals';
-import { formatDuration } from './options';
+import { formatDuration } from './cli/options';
 import type { WatchdogEvent } from './supervise/watchdog';
 
 export type TsinitEvent =

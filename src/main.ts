@@ -1,11 +1,11 @@
 // Entry point. The first import installs the signal handlers (see early-signals.ts); nothing may
 // come before it.
 import { onSignal } from './early-signals';
-import { parseCli } from './cli';
-import { UsageError } from './options';
+import { parseCli } from './cli/parse';
+import { UsageError } from './cli/options';
 import { writeAll } from './events';
-import { resolveUser } from './users';
-import { EXIT_INTERNAL, Init } from './init';
+import { resolveUser } from './process/users';
+import { EXIT_INTERNAL, Init } from './init/init';
 import { exitNow } from './sys/libc';
 
 function exit(code: number): never {

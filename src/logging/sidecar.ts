@@ -6,10 +6,10 @@
 // holds the write end only while another incarnation of the service may need it: once it closes it,
 // the logger sees EOF when the last service process is gone.
 import { now } from '../clock';
-import { Child, signalChild, SpawnError, spawnChild } from '../child';
+import { Child, signalChild, SpawnError, spawnChild } from '../process/spawn';
 import { EventLog } from '../events';
-import { Options } from '../options';
-import { Reaper } from '../reaper';
+import { Options } from '../cli/options';
+import { Reaper } from '../process/reaper';
 import { ExitStatus, SIGKILL, SIGTERM } from '../signals';
 import * as libc from '../sys/libc';
 import createDebug from '../debug';

@@ -8,7 +8,7 @@
 // DaemonTracker is pure (times are passed in); observeDaemon and PidfileWatcher read /proc and the file.
 import { readFileSync, statSync } from 'node:fs';
 import { ExitStatus, describeStatus } from '../signals';
-import { formatDuration } from '../options';
+import { formatDuration } from '../cli/options';
 import { liveChildren, readStat } from '../sys/proc';
 
 /** A live child of tsinit, as /proc shows it. */

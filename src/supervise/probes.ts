@@ -10,10 +10,10 @@ import { openSync, closeSync, readSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP, Socket } from 'node:net';
-import { Child, spawnChild } from '../child';
-import { Reaper } from '../reaper';
+import { Child, spawnChild } from '../process/spawn';
+import { Reaper } from '../process/reaper';
 import { describeStatus, SIGKILL } from '../signals';
-import { formatDuration, parseHealthUrl } from '../options';
+import { formatDuration, parseHealthUrl } from '../cli/options';
 import * as libc from '../sys/libc';
 import type { ProbeOutcome } from './watchdog';
 

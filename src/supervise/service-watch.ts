@@ -2,8 +2,8 @@
 // the health probe, the tick timer, and the baseline for the hang report. The decisions stay in
 // watchdog.ts; this module only feeds it and carries out what it says.
 import { now } from '../clock';
-import { Options } from '../options';
-import { Reaper } from '../reaper';
+import { Options } from '../cli/options';
+import { Reaper } from '../process/reaper';
 import { FdHeartbeat, FileHeartbeat } from './heartbeat-sources';
 import { defaultNotifyPath, execWithWatchdogPid, notifyEnv, NotifySocket, usecToMs } from './notify';
 import { HealthCmdProbe, HealthHttpProbe, HealthProbe } from './probes';

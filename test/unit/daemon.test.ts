@@ -7,8 +7,8 @@ import {
   AdoptDecision, Candidate, DaemonObservation, DaemonTracker, DaemonTrackerConfig, observeDaemon, parsePidfile,
   PidfileWatcher,
 } from '../../src/supervise/daemon';
-import { Reaper } from '../../src/reaper';
-import { spawnChild } from '../../src/child';
+import { Reaper } from '../../src/process/reaper';
+import { spawnChild } from '../../src/process/spawn';
 import * as libc from '../../src/sys/libc';
 import { readStat } from '../../src/sys/proc';
 import { SIGKILL } from '../../src/signals';

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import {
   parseBool, parseDuration, parseExitCode, parseRateLimit, parseRewrite, parseSignal, parseSize, UsageError,
   formatDuration,
-} from '../../src/options';
-import { parseCli } from '../../src/cli';
+} from '../../src/cli/options';
+import { parseCli } from '../../src/cli/parse';
 import { decodeWaitStatus, exitCodeOf, signalName, signalNumber, FORWARDED } from '../../src/signals';
-import { parseGroup, parsePasswd, resolveCredentials } from '../../src/users';
+import { parseGroup, parsePasswd, resolveCredentials } from '../../src/process/users';
 
 function opts(args: string[], env: Record<string, string> = {}) {
   const r = parseCli(args, env);

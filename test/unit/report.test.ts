@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import {
   formatElapsed, formatKb, formatReport, ProcSample, stateWord, takeSnapshot, TreeSnapshot,
 } from '../../src/report';
-import { Reaper } from '../../src/reaper';
-import { spawnChild } from '../../src/child';
+import { Reaper } from '../../src/process/reaper';
+import { spawnChild } from '../../src/process/spawn';
 import * as libc from '../../src/sys/libc';
 import { kernelUnits, parseAuxv, parseStatus, statusKb } from '../../src/sys/proc';
 import { SIGKILL, SIGSTOP } from '../../src/signals';

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FdHeartbeat, FileHeartbeat, StatLike } from '../../src/supervise/heartbeat-sources';
 import { HealthCmdProbe, HealthHttpProbe, parseHealthUrl } from '../../src/supervise/probes';
-import { Reaper } from '../../src/reaper';
-import { spawnChild } from '../../src/child';
+import { Reaper } from '../../src/process/reaper';
+import { spawnChild } from '../../src/process/spawn';
 import { listProcesses } from '../../src/sys/proc';
 
 const TICK = 100;

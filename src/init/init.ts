@@ -1,27 +1,27 @@
 // The orchestrator: the only module that knows the whole lifecycle.
 //   start logger -> start service -> forward signals, reap orphans -> service exits (or is stopped)
 //   -> stop what is left of the tree -> drain the logger -> exit with the service's status.
-import { now } from './clock';
-import { onSignal } from './early-signals';
-import { Child, signalChild, SpawnError, spawnChild } from './child';
-import { EventLog } from './events';
-import { Options } from './options';
-import { Reaper } from './reaper';
-import { Sidecar } from './logging/sidecar';
-import { loadNodePty, PtyHost, PtyUnavailable } from './pty';
-import { resolveUser } from './users';
+import { now } from '../clock';
+import { onSignal } from '../early-signals';
+import { Child, signalChild, SpawnError, spawnChild } from '../process/spawn';
+import { EventLog } from '../events';
+import { Options } from '../cli/options';
+import { Reaper } from '../process/reaper';
+import { Sidecar } from '../logging/sidecar';
+import { loadNodePty, PtyHost, PtyUnavailable } from '../process/pty/host';
+import { resolveUser } from '../process/users';
 import {
   ExitStatus, exitCodeOf, SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGWINCH, STOP_SIGNALS, signalName,
-} from './signals';
-import { terminateTree } from './tree';
-import { RestartPolicy } from './supervise/restart-policy';
-import { ServiceWatch, wantsWatch } from './supervise/service-watch';
-import { DaemonTracker, observeDaemon, PidfileWatcher } from './supervise/daemon';
-import type { WatchdogEvent } from './supervise/watchdog';
-import { hangReport, TreeSnapshot } from './report';
-import { readStat } from './sys/proc';
-import * as libc from './sys/libc';
-import createDebug from './debug';
+} from '../signals';
+import { terminateTree } from '../process/tree';
+import { RestartPolicy } from '../supervise/restart-policy';
+import { ServiceWatch, wantsWatch } from '../supervise/service-watch';
+import { DaemonTracker, observeDaemon, PidfileWatcher } from '../supervise/daemon';
+import type { WatchdogEvent } from '../supervise/watchdog';
+import { hangReport, TreeSnapshot } from '../report';
+import { readStat } from '../sys/proc';
+import * as libc from '../sys/libc';
+import createDebug from '../debug';
 
 const debug = createDebug('init');
 

@@ -2,9 +2,9 @@
 // promise from the reaper, and signalling of the process or its group.
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import * as libc from './sys/libc';
+import * as libc from '../sys/libc';
 import { Reaper } from './reaper';
-import { ExitStatus } from './signals';
+import { ExitStatus } from '../signals';
 
 export interface ChildSpec {
   argv: string[];

@@ -1,6 +1,6 @@
 // Every option tsinit has, in one table: its flag, its TSINIT_ environment twin, its parser, its
 // default and its help text. The parsers are pure and throw UsageError with a message for the user.
-import { signalNumber } from './signals';
+import { signalNumber } from '../signals';
 
 export class UsageError extends Error {}
 

@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import {
   applyValue, DEFAULTS, envName, OPTION_SPECS, Options, parseEnvValue, UsageError, validate,
 } from './options';
-import { version } from '../package.json';
+import { version } from '../../package.json';
 
 /**
  * Variables that are not options: TSINIT_WATCHDOG_FD is set by tsinit for the service (a nested

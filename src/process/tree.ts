@@ -1,11 +1,11 @@
 // Stopping what is left of tsinit's process tree: every descendant (found from /proc, so those that
 // escaped with setsid or a double fork are found too), SIGTERM first, SIGKILL at the deadline, until
 // none is left. Used when the service ends and whenever tsinit exits.
-import { now } from './clock';
-import * as libc from './sys/libc';
+import { now } from '../clock';
+import * as libc from '../sys/libc';
 import { existsSync } from 'node:fs';
-import { childrenOf, descendantsOf, listProcesses, ProcStat, readStat } from './sys/proc';
-import { SIGKILL, SIGTERM } from './signals';
+import { childrenOf, descendantsOf, listProcesses, ProcStat, readStat } from '../sys/proc';
+import { SIGKILL, SIGTERM } from '../signals';
 import { Reaper } from './reaper';
 
 /**

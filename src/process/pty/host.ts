@@ -11,7 +11,7 @@
 //
 // Exit status: node-pty waits for its child itself (a thread calling waitpid on that pid), so the
 // reaper is told to leave that pid alone from the moment it exists until node-pty has reported it.
-import { now } from './clock';
+import { now } from '../../clock';
 import {
   accessSync, closeSync, constants as fsc, createReadStream, fstatSync, openSync, readdirSync, readSync, statSync,
   writeSync,
@@ -19,13 +19,13 @@ import {
 import { ReadStream as TtyReadStream } from 'node:tty';
 import { Readable } from 'node:stream';
 import { delimiter, join } from 'node:path';
-import { Child, explain, SpawnError } from './child';
-import { EventLog } from './events';
-import { Reaper } from './reaper';
-import { ExitStatus, SIGSTOP, SIGTSTP } from './signals';
-import { readStatus } from './sys/proc';
-import * as libc from './sys/libc';
-import createDebug from './debug';
+import { Child, explain, SpawnError } from '../spawn';
+import { EventLog } from '../../events';
+import { Reaper } from '../reaper';
+import { ExitStatus, SIGSTOP, SIGTSTP } from '../../signals';
+import { readStatus } from '../../sys/proc';
+import * as libc from '../../sys/libc';
+import createDebug from '../../debug';
 
 const debug = createDebug('pty');
 

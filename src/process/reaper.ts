@@ -1,14 +1,14 @@
 // Orphan reaping without status theft.
 //
-// tsinit spawns every process of its own with posix_spawn (src/child.ts), never through libuv, so no
+// tsinit spawns every process of its own with posix_spawn (src/process/spawn.ts), never through libuv, so no
 // one else in the process waits for those children: a plain waitpid(-1, WNOHANG) loop, as in tini,
 // reaps everything and hands each status to whoever watches that pid. The one exception is a child
 // that another library waits for itself (node-pty's thread calls waitpid on its pid): while such a
 // pid exists, the reaper lists its children from /proc and waits for every other pid by number.
-import createDebug from './debug';
-import { waitpid } from './sys/libc';
-import { childrenOf } from './sys/proc';
-import { decodeWaitStatus, ExitStatus } from './signals';
+import createDebug from '../debug';
+import { waitpid } from '../sys/libc';
+import { childrenOf } from '../sys/proc';
+import { decodeWaitStatus, ExitStatus } from '../signals';
 
 const debug = createDebug('reaper');
 const SAFETY_SWEEP_MS = 1000;
