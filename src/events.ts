@@ -1,8 +1,9 @@
 // One typed event stream. Each event has one definition that gives both its human line on stderr
 // (`tsinit: ...`) and its JSON line for --events, so the two can never disagree.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { describeStatus, ExitStatus, signalName } from './signals';
-import { formatDuration } from './cli/options';
+import { describeStatus, ExitStatus } from './exit-status';
+import { signalName } from './values';
+import { formatDuration } from './values';
 import type { WatchdogEvent } from './supervise/watchdog';
 
 export type TsinitEvent =

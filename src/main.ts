@@ -2,10 +2,11 @@
 // come before it.
 import { onSignal } from './early-signals';
 import { parseCli } from './cli/parse';
-import { UsageError } from './cli/options';
+import { UsageError } from './values';
 import { writeAll } from './events';
 import { resolveUser } from './process/users';
-import { EXIT_INTERNAL, Init } from './init/init';
+import { EXIT_INTERNAL } from './exit-status';
+import { Init } from './init/init';
 import { exitNow } from './sys/libc';
 
 function exit(code: number): never {

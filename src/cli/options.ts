@@ -1,66 +1,11 @@
 // Every option tsinit has, in one table: its flag, its TSINIT_ environment twin, its parser, its
 // default and its help text. The parsers are pure and throw UsageError with a message for the user.
-import { signalNumber } from '../signals';
+import {
+  parseBool, parseChoice, parseDuration, parseExitCode, parseInteger, parseRateLimit, parseSignal, parseSize, RateLimit,
+  UsageError,
+} from '../values';
 
-export class UsageError extends Error {}
-
-// ---- value parsers --------------------------------------------------------------------------------
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "2s", "500ms", "1.5m", "1h", or a bare number of seconds (as timeout(1) takes) -> milliseconds. */
-export function parseDuration(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
-  if (!m) throw new UsageError(`invalid duration '${text}' (examples: 500ms, 2s, 1m, 1h)`);
-  const ms = Number(m[1]) * UNITS[m[2] ?? 's'];
-  if (!Number.isFinite(ms) || ms > 2 ** 31) throw new UsageError(`duration '${text}' is too long`);
-  return Math.round(ms);
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`;
-  return `${Number((ms / 60_000).toFixed(1))}m`;
-}
-
-export function parseSignal(text: string): number {
-  const n = signalNumber(text);
-  if (n === null) throw new UsageError(`unknown signal '${text}'`);
-  return n;
-}
-
-/** Strict booleans for environment twins: tini's "=0 enables" trap is not repeated here. */
-export function parseBool(text: string): boolean {
-  const t = text.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
-  if (['0', 'false', 'no', 'off', ''].includes(t)) return false;
-  throw new UsageError(`invalid boolean '${text}' (use 1/0, true/false, yes/no, on/off)`);
-}
-
-export function parseInteger(text: string, min: number, max: number, what = 'number'): number {
-  if (!/^\s*[-+]?\d+\s*$/.test(text)) throw new UsageError(`invalid ${what} '${text}'`);
-  const n = Number(text);
-  if (n < min || n > max) throw new UsageError(`${what} ${n} is out of range (${min}..${max})`);
-  return n;
-}
-
-export function parseExitCode(text: string): number {
-  return parseInteger(text, 0, 255, 'exit code');
-}
-
-export interface RateLimit {
-  count: number;
-  windowMs: number;
-}
-
-/** "5/10s": at most 5 events within 10 seconds. */
-export function parseRateLimit(text: string): RateLimit {
-  const m = /^\s*(\d+)\s*\/\s*(.+)$/.exec(text);
-  if (!m) throw new UsageError(`invalid limit '${text}' (example: 5/10s)`);
-  const windowMs = parseDuration(m[2]);
-  if (windowMs <= 0) throw new UsageError(`invalid limit '${text}': the window must be longer than 0`);
-  return { count: Number(m[1]), windowMs };
-}
+// ---- values only options have --------------------------------------------------------------------
 
 /** "TERM:QUIT" -> [15, 3]; "USR1:0" or "USR1:none" drops the signal (to = 0). */
 export function parseRewrite(text: string): [number, number] {
@@ -69,13 +14,6 @@ export function parseRewrite(text: string): [number, number] {
   const from = parseSignal(m[1]);
   const to = ['0', 'none'].includes(m[2].toLowerCase()) ? 0 : parseSignal(m[2]);
   return [from, to];
-}
-
-export function parseChoice<T extends string>(choices: readonly T[], what: string) {
-  return (text: string): T => {
-    if ((choices as readonly string[]).includes(text)) return text as T;
-    throw new UsageError(`invalid ${what} '${text}' (one of: ${choices.join(', ')})`);
-  };
 }
 
 /** --health-http: an absolute http:// or https:// URL. */
@@ -90,15 +28,6 @@ export function parseHealthUrl(text: string): URL {
     throw new UsageError(`--health-http needs an http:// or https:// URL, not '${text}'`);
   }
   return url;
-}
-
-/** "10M", "512k", "1048576" -> bytes. */
-export function parseSize(text: string): number {
-  const m = /^\s*(\d+)\s*([kmg]i?b?|b)?\s*$/i.exec(text);
-  if (!m) throw new UsageError(`invalid size '${text}' (examples: 1M, 512k, 65536)`);
-  const unit = (m[2] ?? 'b').toLowerCase()[0];
-  const factor = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit] ?? 1;
-  return Number(m[1]) * factor;
 }
 
 // ---- the options --------------------------------------------------------------------------------

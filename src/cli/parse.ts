@@ -1,8 +1,7 @@
 // argv + environment -> validated Options. Usage errors become UsageError; no process work here.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import {
-  applyValue, DEFAULTS, envName, OPTION_SPECS, Options, parseEnvValue, UsageError, validate,
-} from './options';
+import { applyValue, DEFAULTS, envName, OPTION_SPECS, Options, parseEnvValue, validate } from './options';
+import { UsageError } from '../values';
 import { version } from '../../package.json';
 
 /**

@@ -10,9 +10,9 @@ import { Reaper } from '../process/reaper';
 import { Sidecar } from '../logging/sidecar';
 import { loadNodePty, PtyHost, PtyUnavailable } from '../process/pty/host';
 import { resolveUser } from '../process/users';
-import {
-  ExitStatus, exitCodeOf, SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGWINCH, STOP_SIGNALS, signalName,
-} from '../signals';
+import { EXIT_INTERNAL, EXIT_TIMEOUT, ExitStatus, exitCodeOf } from '../exit-status';
+import { SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGWINCH, STOP_SIGNALS } from '../signals';
+import { signalName } from '../values';
 import { terminateTree } from '../process/tree';
 import { RestartPolicy } from '../supervise/restart-policy';
 import { ServiceWatch, wantsWatch } from '../supervise/service-watch';
@@ -25,9 +25,6 @@ import createDebug from '../debug';
 
 const debug = createDebug('init');
 
-/** Exit codes of tsinit's own (DESIGN.md section 2). */
-export const EXIT_TIMEOUT = 124;
-export const EXIT_INTERNAL = 125;
 
 interface StopRequest {
   reason: string;

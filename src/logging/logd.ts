@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { parseInteger, parseSize, UsageError } from '../cli/options';
+import { parseInteger, parseSize, UsageError } from '../values';
 import { lastSeqInTail, LineSplitter, RecordSink, streamKey } from './records';
 import { CURRENT, filesToPrune, rotatedFiles, rotatedName, rotationTime } from './rotate';
 import { SIGHUP, SIGINT, SIGTERM } from '../signals';

@@ -10,7 +10,8 @@ import { Child, signalChild, SpawnError, spawnChild } from '../process/spawn';
 import { EventLog } from '../events';
 import { Options } from '../cli/options';
 import { Reaper } from '../process/reaper';
-import { ExitStatus, SIGKILL, SIGTERM } from '../signals';
+import { ExitStatus } from '../exit-status';
+import { SIGKILL, SIGTERM } from '../signals';
 import * as libc from '../sys/libc';
 import createDebug from '../debug';
 

@@ -8,7 +8,7 @@
 import createDebug from '../debug';
 import { waitpid } from '../sys/libc';
 import { childrenOf } from '../sys/proc';
-import { decodeWaitStatus, ExitStatus } from '../signals';
+import { decodeWaitStatus, ExitStatus } from '../exit-status';
 
 const debug = createDebug('reaper');
 const SAFETY_SWEEP_MS = 1000;

@@ -4,7 +4,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import * as libc from '../sys/libc';
 import { Reaper } from './reaper';
-import { ExitStatus } from '../signals';
+import { ExitStatus } from '../exit-status';
 
 export interface ChildSpec {
   argv: string[];

@@ -1,7 +1,7 @@
 // --user USER[:GROUP] -> uid, gid and supplementary groups, from /etc/passwd and /etc/group
 // (names or numbers). The parsers are pure; resolveUser reads the files.
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../cli/options';
+import { UsageError } from '../values';
 
 export interface Credentials {
   uid: number;

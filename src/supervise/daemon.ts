@@ -7,8 +7,8 @@
 //
 // DaemonTracker is pure (times are passed in); observeDaemon and PidfileWatcher read /proc and the file.
 import { readFileSync, statSync } from 'node:fs';
-import { ExitStatus, describeStatus } from '../signals';
-import { formatDuration } from '../cli/options';
+import { ExitStatus, describeStatus } from '../exit-status';
+import { formatDuration } from '../values';
 import { liveChildren, readStat } from '../sys/proc';
 
 /** A live child of tsinit, as /proc shows it. */

@@ -12,8 +12,10 @@ import * as https from 'node:https';
 import { isIP, Socket } from 'node:net';
 import { Child, spawnChild } from '../process/spawn';
 import { Reaper } from '../process/reaper';
-import { describeStatus, SIGKILL } from '../signals';
-import { formatDuration, parseHealthUrl } from '../cli/options';
+import { describeStatus } from '../exit-status';
+import { SIGKILL } from '../signals';
+import { formatDuration } from '../values';
+import { parseHealthUrl } from '../cli/options';
 import * as libc from '../sys/libc';
 import type { ProbeOutcome } from './watchdog';
 

@@ -6,7 +6,7 @@
 // a run "succeeded" is judged from the run's own start and exit timestamps, never from when a timer
 // happened to fire (supervisord#1285 counted a process that died after 5 ms as running, because its
 // check ran late).
-import { RateLimit } from '../cli/options';
+import { RateLimit } from '../values';
 
 export type RestartMode = 'no' | 'on-failure' | 'always';
 

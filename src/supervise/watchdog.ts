@@ -22,7 +22,7 @@
 //     it is reported once per cause, and a deadline that expires while a checker has failed since the
 //     last heartbeat is reported as "cannot tell", not acted upon.
 //   - A kill-rate limit: past it, tsinit stops killing and says so at every further miss.
-import { RateLimit } from '../cli/options';
+import { RateLimit } from '../values';
 
 export interface ProbeConfig {
   /** names the source in reports: 'health-cmd', 'health-http' */

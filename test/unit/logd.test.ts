@@ -11,7 +11,7 @@ import {
 } from '../../src/logging/rotate';
 import { LogVerifier } from '../../src/logging/logcheck';
 import { parseLogdArgs } from '../../src/logging/logd';
-import { UsageError } from '../../src/cli/options';
+import { UsageError } from '../../src/values';
 
 const TIME = Date.UTC(2025, 0, 2, 3, 4, 5, 678);
 

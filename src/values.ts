@@ -1,0 +1,112 @@
+// The values a user types and reads: durations, sizes, limits, signal names, exit codes. Each is
+// parsed here (throwing UsageError with a message meant for the user) and formatted here, so that
+// every message and every option says them the same way. Pure, and below every other module.
+import { constants } from 'node:os';
+
+/** Bad input from the user: tsinit prints it as one line and exits 125. */
+export class UsageError extends Error {}
+
+// ---- durations -------------------------------------------------------------------------------------
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "2s", "500ms", "1.5m", "1h", or a bare number of seconds (as timeout(1) takes) -> milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!m) throw new UsageError(`invalid duration '${text}' (examples: 500ms, 2s, 1m, 1h)`);
+  const ms = Number(m[1]) * UNITS[m[2] ?? 's'];
+  if (!Number.isFinite(ms) || ms > 2 ** 31) throw new UsageError(`duration '${text}' is too long`);
+  return Math.round(ms);
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`;
+  return `${Number((ms / 60_000).toFixed(1))}m`;
+}
+
+// ---- sizes ----------------------------------------------------------------------------------------
+
+/** "10M", "512k", "1048576" -> bytes. */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+)\s*([kmg]i?b?|b)?\s*$/i.exec(text);
+  if (!m) throw new UsageError(`invalid size '${text}' (examples: 1M, 512k, 65536)`);
+  const unit = (m[2] ?? 'b').toLowerCase()[0];
+  const factor = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit] ?? 1;
+  return Number(m[1]) * factor;
+}
+
+// ---- numbers, booleans, choices ------------------------------------------------------------------------
+
+/** Strict booleans for environment twins: tini's "=0 enables" trap is not repeated here. */
+export function parseBool(text: string): boolean {
+  const t = text.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(t)) return false;
+  throw new UsageError(`invalid boolean '${text}' (use 1/0, true/false, yes/no, on/off)`);
+}
+
+export function parseInteger(text: string, min: number, max: number, what = 'number'): number {
+  if (!/^\s*[-+]?\d+\s*$/.test(text)) throw new UsageError(`invalid ${what} '${text}'`);
+  const n = Number(text);
+  if (n < min || n > max) throw new UsageError(`${what} ${n} is out of range (${min}..${max})`);
+  return n;
+}
+
+export function parseExitCode(text: string): number {
+  return parseInteger(text, 0, 255, 'exit code');
+}
+
+export function parseChoice<T extends string>(choices: readonly T[], what: string) {
+  return (text: string): T => {
+    if ((choices as readonly string[]).includes(text)) return text as T;
+    throw new UsageError(`invalid ${what} '${text}' (one of: ${choices.join(', ')})`);
+  };
+}
+
+// ---- limits: at most N events within a window ------------------------------------------------------------
+
+export interface RateLimit {
+  count: number;
+  windowMs: number;
+}
+
+/** "5/10s": at most 5 events within 10 seconds. */
+export function parseRateLimit(text: string): RateLimit {
+  const m = /^\s*(\d+)\s*\/\s*(.+)$/.exec(text);
+  if (!m) throw new UsageError(`invalid limit '${text}' (example: 5/10s)`);
+  const windowMs = parseDuration(m[2]);
+  if (windowMs <= 0) throw new UsageError(`invalid limit '${text}': the window must be longer than 0`);
+  return { count: Number(m[1]), windowMs };
+}
+
+// ---- signal names ---------------------------------------------------------------------------------
+
+const BY_NAME = constants.signals as Record<string, number>;
+const BY_NUMBER = new Map<number, string>();
+for (const [name, n] of Object.entries(BY_NAME)) {
+  // Aliases (SIGIOT = SIGABRT, SIGPOLL = SIGIO) must not shadow the usual name.
+  if (!BY_NUMBER.has(n) || name === 'SIGABRT' || name === 'SIGIO') BY_NUMBER.set(n, name);
+}
+
+export function signalName(n: number): string {
+  return BY_NUMBER.get(n) ?? `signal ${n}`;
+}
+
+/** "TERM", "SIGTERM", "term", "15" -> 15; null for anything else. */
+export function signalNumber(text: string): number | null {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) {
+    const n = Number(t);
+    return n >= 1 && n <= 64 ? n : null;
+  }
+  const upper = t.toUpperCase();
+  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+  return BY_NAME[name] ?? null;
+}
+
+export function parseSignal(text: string): number {
+  const n = signalNumber(text);
+  if (n === null) throw new UsageError(`unknown signal '${text}'`);
+  return n;
+}
