@@ -9,6 +9,7 @@ import { now } from '../clock';
 import { Child, signalChild, SpawnError, spawnChild } from '../process/spawn';
 import { EventLog } from '../events';
 import { Options } from '../cli/options';
+import { escalate } from '../process/escalate';
 import { Reaper } from '../process/reaper';
 import { ExitStatus } from '../exit-status';
 import { SIGKILL, SIGTERM } from '../signals';
@@ -31,6 +32,12 @@ export function loggerRestartDelay(recentRestarts: number): number {
   return Math.min(1000, 10 * 2 ** (recentRestarts - 1));
 }
 
+/** What the sidecar needs of the options. */
+export type SidecarConfig = Pick<
+  Options,
+  'logger' | 'logDir' | 'logMaxBytes' | 'logKeep' | 'loggerStderr' | 'pipeSize' | 'graceMs' | 'loggerRestartLimit'
+>;
+
 export class Sidecar {
   private out: Pipe;
   private err: Pipe | null = null;
@@ -44,7 +51,7 @@ export class Sidecar {
   private restartTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly opts: Options,
+    private readonly opts: SidecarConfig,
     private readonly reaper: Reaper,
     private readonly events: EventLog,
     private readonly onGiveUp: () => void,
@@ -188,12 +195,17 @@ export class Sidecar {
       const logger = this.logger;
       this.terminating = true;
       this.events.emit({ type: 'logger-grace-expired', pid: logger.pid, graceMs: this.opts.graceMs });
-      signalChild(logger, SIGTERM, true);
-      if (!(await this.gone(now() + LOGGER_KILL_WAIT_MS))) {
-        this.events.emit({ type: 'killing', reason: 'the logger ignored SIGTERM', pids: [logger.pid] });
-        signalChild(logger, SIGKILL, true);
-        await logger.exited;
-      }
+      await escalate(
+        {
+          ask: () => signalChild(logger, SIGTERM, true),
+          kill: () => {
+            this.events.emit({ type: 'killing', reason: 'the logger ignored SIGTERM', pids: [logger.pid] });
+            signalChild(logger, SIGKILL, true);
+          },
+          gone: logger.exited,
+        },
+        { killAt: now() + LOGGER_KILL_WAIT_MS },
+      );
     }
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const lost = this.unread();

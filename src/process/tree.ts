@@ -1,11 +1,12 @@
 // Stopping what is left of tsinit's process tree: every descendant (found from /proc, so those that
 // escaped with setsid or a double fork are found too), SIGTERM first, SIGKILL at the deadline, until
 // none is left. Used when the service ends and whenever tsinit exits.
-import { now } from '../clock';
+import { sleep } from '../clock';
+import { escalate } from './escalate';
 import * as libc from '../sys/libc';
 import { existsSync } from 'node:fs';
 import { childrenOf, descendantsOf, listProcesses, ProcStat, readStat } from '../sys/proc';
-import { SIGKILL, SIGTERM } from '../signals';
+import { SIGCONT, SIGKILL, SIGTERM } from '../signals';
 import { Reaper } from './reaper';
 
 /**
@@ -48,35 +49,50 @@ export interface TerminateOptions {
   /** when to switch from SIGTERM to SIGKILL (a now() time) */
   killAt: number;
   reaper: Reaper;
-  onKill?: (pids: number[]) => void;
-  /** skip SIGTERM: kill at once */
-  immediate?: boolean;
+  /** the processes about to be killed; `hurried` as in Stoppable.kill */
+  onKill?: (pids: number[], hurried: unknown) => void;
+  /** aborted: SIGKILL what is left now */
+  hurry?: AbortSignal;
 }
 
 /**
  * TERM every live descendant (and each newcomer once), KILL them all at `killAt`, and return when
- * none is left and every zombie among tsinit's children has been reaped.
+ * none is left and every zombie among tsinit's children has been reaped. Descendants are found by
+ * polling /proc: nothing tells tsinit when a grandchild forks or exits.
  */
 export async function terminateTree(o: TerminateOptions): Promise<void> {
   const termed = new Set<number>();
-  let killed = false;
-  for (;;) {
+  let killing = false;
+  const sweep = (): number => {
     o.reaper.reap();
     const live = liveDescendants(o.spare);
-    if (live.length === 0) return;
-    if (!killed && (o.immediate || now() >= o.killAt)) {
-      killed = true;
-      o.onKill?.(live.map((p) => p.pid));
-    }
     for (const p of live) {
-      if (killed) libc.kill(p.pid, SIGKILL);
+      if (killing) libc.kill(p.pid, SIGKILL);
       else if (!termed.has(p.pid)) {
         termed.add(p.pid);
         libc.kill(p.pid, SIGTERM);
         // A stopped process cannot act on SIGTERM until it is continued.
-        if (p.state === 'T') libc.kill(p.pid, 18);
+        if (p.state === 'T') libc.kill(p.pid, SIGCONT);
       }
     }
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
+    return live.length;
+  };
+  const gone = (async () => {
+    while (sweep() > 0) await sleep(POLL_MS);
+  })();
+  await escalate(
+    {
+      // the sweeps above send SIGTERM, to newcomers too
+      ask: () => undefined,
+      kill: (hurried) => {
+        killing = true;
+        const live = liveDescendants(o.spare);
+        if (live.length === 0) return;
+        o.onKill?.(live.map((p) => p.pid), hurried);
+        for (const p of live) libc.kill(p.pid, SIGKILL);
+      },
+      gone,
+    },
+    { killAt: o.killAt, hurry: o.hurry },
+  );
 }
