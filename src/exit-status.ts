@@ -35,23 +35,28 @@ export function describeStatus(status: ExitStatus): string {
 
 /** How a run ended, as far as its exit code is concerned. */
 export type RunOutcome =
-  /** the service ran and ended with this status (by itself, or stopped by tsinit) */
+  /** the service ran and ended with this status (by itself, or stopped) */
   | { kind: 'service'; status: ExitStatus; remapToZero: ReadonlySet<number> }
-  /** the service could not be started: 126, 127 or 125 with the reason */
-  | { kind: 'not-started'; exitCode: number; reason: string }
-  /** tsinit ended the run itself: --timeout (124), a logger that kept failing, an internal error (125) */
-  | { kind: 'tsinit'; exitCode: number; reason: string };
+  /** the run failed before or around the service: 125, 126 or 127 and why */
+  | { kind: 'failed'; exitCode: number; reason: string };
 
 /**
- * The exit code of the run and why, with tsinit's own failures first: a logger that failed for good,
- * even after the service ended, means the run's output cannot be trusted, so the run fails with 125
- * and never with the service's success.
+ * The exit code of a run and why. In order: a logger that failed for good, even after the service
+ * ended, means the run's output cannot be trusted, so the run fails with 125 and never with the
+ * service's success; a run that failed says so; a stop of tsinit's own (--timeout 124, the logger
+ * 125, an internal error 125) gives its code; otherwise the service's status is the run's, as the
+ * shell would report it, with --remap-exit applied.
  */
-export function finalExitCode(outcome: RunOutcome, loggerFailed: boolean): { code: number; reason: string } {
+export function finalExitCode(
+  outcome: RunOutcome,
+  stop: { reason: string; exitCode?: number } | null,
+  loggerFailed: boolean,
+): { code: number; reason: string } {
   if (loggerFailed) return { code: EXIT_INTERNAL, reason: 'the logger kept failing' };
-  if (outcome.kind !== 'service') return { code: outcome.exitCode, reason: outcome.reason };
+  if (outcome.kind === 'failed') return { code: outcome.exitCode, reason: outcome.reason };
+  if (stop?.exitCode !== undefined) return { code: stop.exitCode, reason: stop.reason };
   return {
     code: exitCodeOf(outcome.status, outcome.remapToZero),
-    reason: `service exited with ${exitCodeOf(outcome.status)}`,
+    reason: stop?.reason ?? `service exited with ${exitCodeOf(outcome.status)}`,
   };
 }

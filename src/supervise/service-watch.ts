@@ -18,7 +18,14 @@ export interface WatchHandlers {
   onKill(e: Extract<WatchdogEvent, { type: 'kill' }>, since: TreeSnapshot | null): void;
 }
 
-export function wantsWatch(o: Options): boolean {
+/** What the watch needs of the options. */
+export type WatchConfig = Pick<
+  Options,
+  | 'watchdogMs' | 'watchdogFile' | 'watchdogMaxKills' | 'startTimeoutMs' | 'notify' | 'pty'
+  | 'healthCmd' | 'healthHttp' | 'healthIntervalMs' | 'healthTimeoutMs' | 'healthFailures'
+>;
+
+export function wantsWatch(o: WatchConfig): boolean {
   return o.watchdogMs !== undefined || o.watchdogFile !== undefined || o.healthCmd !== undefined ||
     o.healthHttp !== undefined || o.notify;
 }
@@ -36,7 +43,7 @@ export class ServiceWatch {
   private readonly tickMs: number;
 
   constructor(
-    private readonly opts: Options,
+    private readonly opts: WatchConfig,
     reaper: Reaper,
     private readonly handlers: WatchHandlers,
   ) {

@@ -1,0 +1,383 @@
+// One service unit: the command tsinit supervises, with every piece of state that belongs to it. It
+// runs incarnations one after the other (restarted as the policy says), each through a pipe or a
+// pty, adopts the daemon of a command that daemonizes, and carries out the watchdog's kill. The stop
+// of the whole run is not decided here (stop.ts decides, this unit obeys), nor the routing of
+// signals (forward.ts). Several services in one container are several units.
+import { now, sleep } from '../clock';
+import type { Options } from '../cli/options';
+import { EventLog } from '../events';
+import { EXIT_INTERNAL, ExitStatus, exitCodeOf } from '../exit-status';
+import { escalate } from '../process/escalate';
+import { loadNodePty, PtyHost, PtyUnavailable } from '../process/pty/host';
+import { Reaper } from '../process/reaper';
+import { Child, signalChild, spawnChild } from '../process/spawn';
+import { terminateTree } from '../process/tree';
+import { resolveUser } from '../process/users';
+import { hangReport, TreeSnapshot } from '../report';
+import { SIGCONT, SIGKILL } from '../signals';
+import { DaemonTracker, observeDaemon, PidfileWatcher } from '../supervise/daemon';
+import { RestartPolicy, RestartPolicyConfig } from '../supervise/restart-policy';
+import { ServiceWatch, WatchConfig, wantsWatch } from '../supervise/service-watch';
+import type { WatchdogEvent } from '../supervise/watchdog';
+import { readStat } from '../sys/proc';
+import createDebug from '../debug';
+
+const debug = createDebug('service');
+
+export interface ServiceConfig {
+  command: string[];
+  user?: string;
+  nice?: number;
+  /** --signal-main-only: signals go to the main process, not its group */
+  signalMainOnly: boolean;
+  killAfterMs: number;
+  /** what a stop sends to an incarnation that starts after the stop was asked for */
+  stopSignal: number;
+  restart: RestartPolicyConfig;
+  /** --daemon: adopt the process the command leaves behind */
+  daemon: { timeoutMs: number; pidfile?: string } | null;
+  watch: WatchConfig;
+  watchdogSignal: number;
+  /** --pty, and how long its output may stall at the end of an incarnation */
+  pty: boolean;
+  graceMs: number;
+}
+
+/** Where the service's output goes: the logger's pipe. */
+export interface ServiceOutput {
+  /** [serviceFd, tsinitFd] pairs: stdout and stderr into the pipe */
+  serviceFds(): Array<[number, number]>;
+  /** the logger's processes: never the service's to stop */
+  pids(): number[];
+}
+
+export interface ServiceDeps {
+  reaper: Reaper;
+  events: EventLog;
+  output: ServiceOutput | null;
+  /** the terminal tsinit is in the foreground of, if any */
+  terminal: { fd: number | null; gaveTo(pgid: number): void; stopWithService(): void };
+  /** the unit cannot run at all (node-pty missing): the run must stop with this exit code */
+  onFatal(reason: string, exitCode: number): void;
+}
+
+export function serviceConfig(o: Options, stopSignal: number): ServiceConfig {
+  return {
+    command: o.command,
+    user: o.user,
+    nice: o.nice,
+    signalMainOnly: o.signalMainOnly,
+    killAfterMs: o.killAfterMs,
+    stopSignal,
+    restart: {
+      policy: o.restart,
+      successExit: o.successExit,
+      limit: o.restartLimit,
+      delayMs: o.restartDelayMs,
+      delayMaxMs: o.restartDelayMaxMs,
+    },
+    daemon: o.daemon ? { timeoutMs: o.daemonTimeoutMs, pidfile: o.pidfile } : null,
+    watch: o,
+    watchdogSignal: o.watchdogSignal,
+    pty: o.pty,
+    graceMs: o.graceMs,
+  };
+}
+
+export type ServiceState = 'idle' | 'running' | 'adopting' | 'restarting' | 'stopping' | 'exited';
+
+/** A read-only snapshot of the unit, for a status command. */
+export interface ServiceStatus {
+  state: ServiceState;
+  /** the running incarnation (the adopted daemon with --daemon), or null */
+  pid: number | null;
+  /** how long the running incarnation has been up, or null */
+  uptimeMs: number | null;
+  restarts: number;
+  lastExit: ExitStatus | null;
+  /** a stop was asked for, and why */
+  stopping: string | null;
+}
+
+export class Service {
+  /** the current incarnation, or the last one once it has exited */
+  private child: Child | null = null;
+  private running = false;
+  private adopting = false;
+  private backoff = false;
+  private finished = false;
+  private startedAt: number | null = null;
+  private restarts = 0;
+  private lastExit: ExitStatus | null = null;
+  private stopRequest: { reason: string } | null = null;
+  /** aborted when a stop is asked for: ends a restart's wait at once */
+  private readonly stopAsked = new AbortController();
+  private watch: ServiceWatch | null = null;
+  private watchdogKilled = false;
+  private daemonFailed = false;
+  /** --pty: node-pty, stdin and the current incarnation's pty */
+  pty: PtyHost | null = null;
+  private resolveDone!: () => void;
+  /** settles when run() is over: the service has ended for good */
+  readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
+
+  constructor(
+    private readonly cfg: ServiceConfig,
+    private readonly deps: ServiceDeps,
+  ) {}
+
+  /** Runs the service, restarting it as the policy says, and resolves with its final status. */
+  async run(): Promise<ExitStatus> {
+    const policy = new RestartPolicy(this.cfg.restart);
+    if (wantsWatch(this.cfg.watch)) {
+      this.watch = new ServiceWatch(this.cfg.watch, this.deps.reaper, {
+        onNote: (event) => this.deps.events.emit({ type: 'watchdog', pid: this.child?.pid ?? 0, event }),
+        onKill: (event, since) => this.onWatchdogKill(event, since),
+      });
+    }
+    try {
+      for (;;) {
+        const startedAt = now();
+        this.watchdogKilled = false;
+        const status = await this.incarnation();
+        const exitedAt = now();
+        this.lastExit = status;
+        if (this.stopRequest) return status;
+        const decision = policy.decide({
+          exitCode: exitCodeOf(status),
+          startedAt,
+          exitedAt,
+          failure: this.watchdogKilled || this.daemonFailed,
+        });
+        const pid = this.child!.pid;
+        if (!decision.restart) {
+          if (decision.reason === 'limit') {
+            this.deps.events.emit({ type: 'restart-gave-up', pid, status, restarts: decision.restarts, windowMs: decision.windowMs });
+          }
+          return status;
+        }
+        this.deps.events.emit({ type: 'restart', pid, status, attempt: decision.attempt, limit: decision.limit, delayMs: decision.delayMs });
+        this.backoff = true;
+        // The next incarnation starts only when nothing of this one is left: two never overlap.
+        await this.stopLeftovers(now() + this.cfg.killAfterMs);
+        await sleep(decision.delayMs, this.stopAsked.signal);
+        this.backoff = false;
+        if (this.stopRequest) return status;
+        this.restarts++;
+      }
+    } finally {
+      this.watch?.close();
+      this.finished = true;
+      this.resolveDone();
+    }
+  }
+
+  /** One incarnation: spawn, adopt the daemon if asked, wait for the end. */
+  private async incarnation(): Promise<ExitStatus> {
+    const cfg = this.cfg;
+    const { events, reaper, output, terminal } = this.deps;
+    const user = cfg.user !== undefined ? resolveUser(cfg.user) : undefined;
+    const prepared = this.watch?.prepare(cfg.command) ?? { fds: [], env: {}, argv: cfg.command };
+    const pidfile = cfg.daemon?.pidfile !== undefined ? new PidfileWatcher(cfg.daemon.pidfile) : undefined;
+    pidfile?.baseline();
+    let child: Child;
+    if (cfg.pty) {
+      try {
+        this.pty ??= new PtyHost(loadNodePty(), {
+          interactive: terminal.fd !== null,
+          events,
+          stallMs: cfg.graceMs,
+          onSuspendKey: () => terminal.stopWithService(),
+        });
+      } catch (e) {
+        if (!(e instanceof PtyUnavailable)) throw e;
+        events.emit({ type: 'pty-unavailable', reason: e.reason });
+        this.deps.onFatal('node-pty is not available', EXIT_INTERNAL);
+        return { code: EXIT_INTERNAL, signal: null };
+      }
+      const out = output?.serviceFds()[0][1] ?? 1;
+      child = this.pty.spawn({ argv: prepared.argv, env: prepared.env, fds: prepared.fds, output: out, user, nice: cfg.nice }, reaper);
+    } else {
+      child = spawnChild(
+        {
+          argv: prepared.argv,
+          env: prepared.env,
+          fds: [...(output?.serviceFds() ?? []), ...prepared.fds],
+          grouping: 'group',
+          foregroundTty: terminal.fd ?? undefined,
+          user,
+          nice: cfg.nice,
+        },
+        reaper,
+      );
+      if (terminal.fd !== null) terminal.gaveTo(child.pgid);
+    }
+    this.child = child;
+    this.running = true;
+    this.startedAt = now();
+    events.emit({ type: 'started', role: 'service', pid: child.pid, command: cfg.command.join(' ') });
+    this.watch?.started(child.pid);
+    if (process.env.TSINIT_FAILPOINT === 'service-started') {
+      // Fault injection for the never-crash test: an exception nobody catches, as a bug would throw.
+      setTimeout(() => {
+        throw new Error('failpoint service-started');
+      }, 100);
+    }
+    // A stop that was asked for before the service existed (a signal during start-up) applies now.
+    if (this.stopRequest) this.send(cfg.stopSignal);
+    const status = await (cfg.daemon ? this.adoptDaemon(child, pidfile) : child.exited);
+    this.running = false;
+    this.startedAt = null;
+    this.watch?.exited();
+    events.emit({ type: 'exited', role: 'service', pid: this.child.pid, status });
+    return status;
+  }
+
+  /**
+   * --daemon: the first process forks and exits 0; the daemon, reparented to tsinit, is found by
+   * observation (and the pidfile, if trusted) and becomes the service: signals, watchdog, stop and
+   * the exit status then apply to it. Resolves with the daemon's status, or the failure's.
+   */
+  private async adoptDaemon(first: Child, pidfile: PidfileWatcher | undefined): Promise<ExitStatus> {
+    const { events, reaper, output } = this.deps;
+    this.daemonFailed = false;
+    this.adopting = true;
+    let firstExit: ExitStatus | null = null;
+    first.exited.then((s) => (firstExit = s));
+    const tracker = new DaemonTracker({
+      firstPid: first.pid,
+      firstStartTicks: readStat(first.pid)?.starttime,
+      startedAt: now(),
+      timeoutMs: this.cfg.daemon!.timeoutMs,
+      pidfilePath: this.cfg.daemon!.pidfile,
+      exclude: () => new Set(output?.pids() ?? []),
+    });
+    try {
+      for (;;) {
+        if (this.stopRequest && firstExit) return firstExit;
+        const d = tracker.decide(observeDaemon(now(), firstExit, pidfile));
+        if (d.action === 'adopt') {
+          const st = readStat(d.pid);
+          this.child = { pid: d.pid, pgid: st?.pgrp ?? d.pid, exited: reaper.watch(d.pid) };
+          this.adopting = false;
+          events.emit({ type: 'daemon-adopted', pid: d.pid, via: d.via });
+          this.watch?.adopted(d.pid);
+          if (this.stopRequest) this.send(this.cfg.stopSignal);
+          return this.child.exited;
+        }
+        if (d.action === 'fail') {
+          this.daemonFailed = true;
+          events.emit({ type: 'daemon-failed', reason: d.reason });
+          const done = firstExit as ExitStatus | null;
+          return done && done.code !== 0 ? done : { code: EXIT_INTERNAL, signal: null };
+        }
+        await sleep(50);
+      }
+    } finally {
+      this.adopting = false;
+    }
+  }
+
+  /** What is left of an ended incarnation (its group, orphans), so that no two ever overlap. */
+  private stopLeftovers(killAt: number): Promise<void> {
+    return terminateTree({
+      spare: new Set(this.deps.output?.pids() ?? []),
+      killAt,
+      reaper: this.deps.reaper,
+      onKill: (pids) => this.deps.events.emit({ type: 'killing', reason: 'processes left by the previous incarnation', pids }),
+    });
+  }
+
+  private onWatchdogKill(e: Extract<WatchdogEvent, { type: 'kill' }>, since: TreeSnapshot | null): void {
+    const child = this.child;
+    if (!child || !this.running) return;
+    const { events } = this.deps;
+    const sig = this.cfg.watchdogSignal;
+    events.emit({ type: 'watchdog-kill', pid: child.pid, silentMs: e.silentMs, source: e.source, signal: sig, cause: e.cause });
+    try {
+      const lines = hangReport(child.pid, { since: since ?? undefined, sinceLabel: 'the last heartbeat', title: 'hang report' });
+      events.emit({ type: 'report', text: lines.join('\n') });
+    } catch (err) {
+      debug('hang report: %s', (err as Error).message);
+    }
+    this.watchdogKilled = true;
+    void escalate(
+      {
+        ask: () => {
+          signalChild(child, sig, true);
+          // A stopped process acts on no signal but SIGKILL until it is continued.
+          signalChild(child, SIGCONT, true);
+        },
+        kill: () => {
+          if (this.child === child && this.running) this.kill(`still running ${this.cfg.killAfterMs}ms after the watchdog signal`);
+        },
+        gone: child.exited,
+      },
+      { killAt: now() + this.cfg.killAfterMs },
+    );
+  }
+
+  // ---- what the rest of tsinit may ask of the unit -----------------------------------------------
+
+  /** The current incarnation (or the last one), for the terminal. */
+  current(): { pid: number; pgid: number; running: boolean } | null {
+    return this.child ? { pid: this.child.pid, pgid: this.child.pgid, running: this.running } : null;
+  }
+
+  /** An incarnation is running (a stop has something to signal). */
+  get isRunning(): boolean {
+    return this.child !== null && this.running;
+  }
+
+  /**
+   * Sends `sig` to the service: its process group, or its main process with --signal-main-only.
+   * Returns what was signalled, or null when there has been no incarnation yet.
+   */
+  send(sig: number): { pid: number; group: boolean } | null {
+    const child = this.child;
+    if (!child) return null;
+    const group = !this.cfg.signalMainOnly;
+    signalChild(child, sig, group);
+    return { pid: group ? child.pgid : child.pid, group };
+  }
+
+  /**
+   * The service is to stop for good: no more restarts, and `signal` to the running incarnation (or to
+   * the next one, as soon as it starts). The deadline is the caller's (stop.ts).
+   */
+  stop(reason: string, signal: number): void {
+    if (this.stopRequest) return;
+    this.stopRequest = { reason };
+    this.stopAsked.abort();
+    this.watch?.stopping();
+    if (!this.child || !this.running) return;
+    this.deps.events.emit({ type: 'stopping', reason, signal, pid: this.child.pid });
+    this.send(signal);
+  }
+
+  /** SIGKILL the incarnation, its group and its main process whatever --signal-main-only says. */
+  kill(reason: string): void {
+    const child = this.child;
+    if (!child) return;
+    this.deps.events.emit({ type: 'killing', reason, pids: [child.pid] });
+    signalChild(child, SIGKILL, true);
+    signalChild(child, SIGKILL, false);
+  }
+
+  status(): ServiceStatus {
+    let state: ServiceState = 'idle';
+    if (this.finished) state = 'exited';
+    else if (this.stopRequest) state = 'stopping';
+    else if (this.adopting) state = 'adopting';
+    else if (this.running) state = 'running';
+    else if (this.backoff) state = 'restarting';
+    return {
+      state,
+      pid: this.running && !this.adopting ? this.child!.pid : null,
+      uptimeMs: this.startedAt !== null ? now() - this.startedAt : null,
+      restarts: this.restarts,
+      lastExit: this.lastExit,
+      stopping: this.stopRequest?.reason ?? null,
+    };
+  }
+}

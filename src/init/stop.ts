@@ -1,0 +1,158 @@
+// The stop sequence, all of it, in the order it happens:
+//   1. the stop signal to the service (rewritten as --rewrite says),
+//   2. SIGKILL --kill-after later if it is still running (at once on a second stop signal),
+//   3. what is left of the tree (orphans, escapees): SIGTERM, SIGKILL at the same deadline,
+//   4. the logger: end of its input, --grace to finish by itself, then SIGTERM, a second, SIGKILL,
+//   5. the terminal back, the logger's own leftovers, the last zombies,
+//   6. the exit code (exit-status.ts) and the last event.
+// Steps 1-2 start when a stop is asked for (a signal, --timeout, a logger that keeps failing, an
+// internal error); steps 3-6 run once the service has ended, whether it was stopped or not.
+import { now, sleep } from '../clock';
+import { EventLog } from '../events';
+import { EXIT_INTERNAL, finalExitCode, RunOutcome } from '../exit-status';
+import { LOGGER_KILL_WAIT_MS } from '../logging/sidecar';
+import { escalate } from '../process/escalate';
+import { Reaper } from '../process/reaper';
+import { terminateTree } from '../process/tree';
+import { hangReport } from '../report';
+import createDebug from '../debug';
+
+const debug = createDebug('stop');
+
+export interface StopConfig {
+  killAfterMs: number;
+  keepOrphans: boolean;
+  /** the signal of a stop tsinit asks for itself (--timeout, the logger, an error): SIGTERM, rewritten */
+  stopSignal: number;
+}
+
+/** What the stop needs of the service unit. */
+export interface StoppableService {
+  readonly isRunning: boolean;
+  readonly done: Promise<void>;
+  current(): { pid: number } | null;
+  stop(reason: string, signal: number): void;
+  kill(reason: string): void;
+}
+
+/** What the stop needs of the logger. */
+export interface DrainableOutput {
+  pids(): number[];
+  drain(): Promise<void>;
+  readonly failed: boolean;
+}
+
+export interface StopDeps {
+  events: EventLog;
+  reaper: Reaper;
+  service: StoppableService;
+  output: DrainableOutput | null;
+  terminal: { restore(): void };
+}
+
+export interface StopRequest {
+  reason: string;
+  /** tsinit's exit code when the stop is not about the service's own status (timeout, failure) */
+  exitCode?: number;
+  at: number;
+}
+
+export class Stop {
+  private req: StopRequest | null = null;
+  /** aborted by a second stop signal: SIGKILL now */
+  private readonly hurry = new AbortController();
+  /** aborted when the run is over: no more timeout */
+  private readonly over = new AbortController();
+  /** steps 1-2 under way, settled once the service is gone */
+  private stopping: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly cfg: StopConfig,
+    private readonly deps: StopDeps,
+  ) {}
+
+  get requested(): StopRequest | null {
+    return this.req;
+  }
+
+  /** Steps 1 and 2: stop the service with `signal`, SIGKILL after --kill-after. Only the first counts. */
+  request(reason: string, exitCode?: number, signal = this.cfg.stopSignal): void {
+    if (this.req) return;
+    this.req = { reason, exitCode, at: now() };
+    const service = this.deps.service;
+    if (!service.isRunning) {
+      // Not started yet, or between two incarnations: no restart, and the stop signal at its start.
+      service.stop(reason, signal);
+      return;
+    }
+    this.stopping = escalate(
+      {
+        ask: () => service.stop(reason, signal),
+        kill: (hurried) => service.kill(typeof hurried === 'string' ? hurried : `still running ${this.cfg.killAfterMs}ms after the stop signal`),
+        gone: service.done,
+      },
+      { killAt: this.req.at + this.cfg.killAfterMs, hurry: this.hurry.signal },
+    );
+  }
+
+  /** A second stop signal: whatever is being stopped is killed now. */
+  hurryUp(reason: string): void {
+    this.hurry.abort(reason);
+  }
+
+  /** --timeout: after `ms`, a hang report of the whole job and a stop that exits 124. */
+  armTimeout(ms: number, exitCode: number): void {
+    sleep(ms, this.over.signal).then(() => {
+      if (this.over.signal.aborted) return;
+      const { events, output } = this.deps;
+      events.emit({ type: 'timeout', afterMs: ms, pid: this.deps.service.current()?.pid ?? process.pid });
+      try {
+        const spare = new Set(output?.pids() ?? []);
+        const lines = hangReport(process.pid, { spare, title: 'hang report (the job at the timeout)' });
+        events.emit({ type: 'report', text: lines.join('\n') });
+      } catch (err) {
+        debug('hang report: %s', (err as Error).message);
+      }
+      this.request('timeout', exitCode);
+    });
+  }
+
+  /** After an unexpected error: stop as gracefully as a signal would, for at most --kill-after. */
+  async abort(): Promise<void> {
+    this.request('internal error', EXIT_INTERNAL);
+    await Promise.race([this.stopping, sleep(this.cfg.killAfterMs + 100)]);
+  }
+
+  /** Steps 3 to 6, once the service has ended: returns tsinit's exit code. */
+  async finish(outcome: RunOutcome): Promise<number> {
+    const { events, reaper, output, terminal } = this.deps;
+    this.over.abort();
+    // 3. What is left of the tree, by the same deadline as the service's own stop.
+    const stopStart = this.req?.at ?? now();
+    const killAt = Math.min(stopStart + this.cfg.killAfterMs, now() + this.cfg.killAfterMs);
+    if (!this.cfg.keepOrphans) {
+      await terminateTree({
+        spare: new Set(output?.pids() ?? []),
+        killAt,
+        reaper,
+        hurry: this.hurry.signal,
+        onKill: (pids, hurried) =>
+          events.emit({ type: 'killing', reason: typeof hurried === 'string' ? hurried : 'processes left after the service ended', pids }),
+      });
+    }
+    // 4. The logger: EOF, the grace period, then TERM and KILL (logging/sidecar.ts).
+    if (output) await output.drain();
+    // 5. The terminal as tsinit found it; whatever the logger left behind; the last zombies.
+    terminal.restore();
+    if (!this.cfg.keepOrphans) {
+      await terminateTree({ spare: new Set(), killAt: now() + LOGGER_KILL_WAIT_MS, reaper });
+    }
+    reaper.reap();
+    if (reaper.reapedOrphans > 0) events.emit({ type: 'orphans-reaped', count: reaper.reapedOrphans });
+    // 6. The exit code: a logger that failed for good overrides the service's.
+    const { code, reason } = finalExitCode(outcome, this.req, output?.failed ?? false);
+    events.emit({ type: 'exit', code, reason });
+    events.close();
+    return code;
+  }
+}
