@@ -7,13 +7,13 @@
 //   6. the exit code (exit-status.ts) and the last event.
 // Steps 1-2 start when a stop is asked for (a signal, --timeout, a logger that keeps failing, an
 // internal error); steps 3-6 run once the service has ended, whether it was stopped or not.
-import { now, sleep } from '../clock';
+import { Clock, realClock } from '../clock';
 import { EventLog } from '../events';
 import { EXIT_INTERNAL, finalExitCode, RunOutcome } from '../exit-status';
 import { LOGGER_KILL_WAIT_MS } from '../logging/sidecar';
 import { escalate } from '../process/escalate';
 import { Reaper } from '../process/reaper';
-import { terminateTree } from '../process/tree';
+import { terminateTree, TerminateOptions } from '../process/tree';
 import { hangReport } from '../report';
 import createDebug from '../debug';
 
@@ -48,6 +48,9 @@ export interface StopDeps {
   service: StoppableService;
   output: DrainableOutput | null;
   terminal: { restore(): void };
+  /** tests pass a fake clock and a fake tree */
+  clock?: Clock;
+  terminateTree?: (o: TerminateOptions) => Promise<void>;
 }
 
 export interface StopRequest {
@@ -65,11 +68,16 @@ export class Stop {
   private readonly over = new AbortController();
   /** steps 1-2 under way, settled once the service is gone */
   private stopping: Promise<unknown> = Promise.resolve();
+  private readonly clock: Clock;
+  private readonly terminateTree: (o: TerminateOptions) => Promise<void>;
 
   constructor(
     private readonly cfg: StopConfig,
     private readonly deps: StopDeps,
-  ) {}
+  ) {
+    this.clock = deps.clock ?? realClock;
+    this.terminateTree = deps.terminateTree ?? terminateTree;
+  }
 
   get requested(): StopRequest | null {
     return this.req;
@@ -78,7 +86,7 @@ export class Stop {
   /** Steps 1 and 2: stop the service with `signal`, SIGKILL after --kill-after. Only the first counts. */
   request(reason: string, exitCode?: number, signal = this.cfg.stopSignal): void {
     if (this.req) return;
-    this.req = { reason, exitCode, at: now() };
+    this.req = { reason, exitCode, at: this.clock.now() };
     const service = this.deps.service;
     if (!service.isRunning) {
       // Not started yet, or between two incarnations: no restart, and the stop signal at its start.
@@ -91,7 +99,7 @@ export class Stop {
         kill: (hurried) => service.kill(typeof hurried === 'string' ? hurried : `still running ${this.cfg.killAfterMs}ms after the stop signal`),
         gone: service.done,
       },
-      { killAt: this.req.at + this.cfg.killAfterMs, hurry: this.hurry.signal },
+      { killAt: this.req.at + this.cfg.killAfterMs, hurry: this.hurry.signal, clock: this.clock },
     );
   }
 
@@ -102,7 +110,7 @@ export class Stop {
 
   /** --timeout: after `ms`, a hang report of the whole job and a stop that exits 124. */
   armTimeout(ms: number, exitCode: number): void {
-    sleep(ms, this.over.signal).then(() => {
+    this.clock.sleep(ms, this.over.signal).then(() => {
       if (this.over.signal.aborted) return;
       const { events, output } = this.deps;
       events.emit({ type: 'timeout', afterMs: ms, pid: this.deps.service.current()?.pid ?? process.pid });
@@ -120,7 +128,7 @@ export class Stop {
   /** After an unexpected error: stop as gracefully as a signal would, for at most --kill-after. */
   async abort(): Promise<void> {
     this.request('internal error', EXIT_INTERNAL);
-    await Promise.race([this.stopping, sleep(this.cfg.killAfterMs + 100)]);
+    await Promise.race([this.stopping, this.clock.sleep(this.cfg.killAfterMs + 100)]);
   }
 
   /** Steps 3 to 6, once the service has ended: returns tsinit's exit code. */
@@ -128,10 +136,10 @@ export class Stop {
     const { events, reaper, output, terminal } = this.deps;
     this.over.abort();
     // 3. What is left of the tree, by the same deadline as the service's own stop.
-    const stopStart = this.req?.at ?? now();
-    const killAt = Math.min(stopStart + this.cfg.killAfterMs, now() + this.cfg.killAfterMs);
+    const t = this.clock.now();
+    const killAt = Math.min((this.req?.at ?? t) + this.cfg.killAfterMs, t + this.cfg.killAfterMs);
     if (!this.cfg.keepOrphans) {
-      await terminateTree({
+      await this.terminateTree({
         spare: new Set(output?.pids() ?? []),
         killAt,
         reaper,
@@ -145,7 +153,7 @@ export class Stop {
     // 5. The terminal as tsinit found it; whatever the logger left behind; the last zombies.
     terminal.restore();
     if (!this.cfg.keepOrphans) {
-      await terminateTree({ spare: new Set(), killAt: now() + LOGGER_KILL_WAIT_MS, reaper });
+      await this.terminateTree({ spare: new Set(), killAt: this.clock.now() + LOGGER_KILL_WAIT_MS, reaper });
     }
     reaper.reap();
     if (reaper.reapedOrphans > 0) events.emit({ type: 'orphans-reaped', count: reaper.reapedOrphans });
