@@ -10,7 +10,7 @@ import { EventLog } from '../events';
 import { EXIT_INTERNAL, EXIT_TIMEOUT, ExitStatus } from '../exit-status';
 import { Sidecar } from '../logging/sidecar';
 import { Reaper } from '../process/reaper';
-import { SpawnError } from '../process/spawn';
+import { SpawnError } from '../process/exec-errors';
 import { SIGTERM } from '../signals';
 import * as libc from '../sys/libc';
 import { signalName } from '../values';

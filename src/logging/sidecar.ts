@@ -6,7 +6,8 @@
 // holds the write end only while another incarnation of the service may need it: once it closes it,
 // the logger sees EOF when the last service process is gone.
 import { now } from '../clock';
-import { Child, signalChild, SpawnError, spawnChild } from '../process/spawn';
+import { Child, signalChild, spawnChild } from '../process/spawn';
+import { SpawnError } from '../process/exec-errors';
 import { EventLog } from '../events';
 import { Options } from '../cli/options';
 import { escalate } from '../process/escalate';

@@ -1,8 +1,7 @@
 // Spawning one process: posix_spawn with a clean signal state and only the fds asked for, a status
 // promise from the reaper, and signalling of the process or its group.
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import * as libc from '../sys/libc';
+import { explain, findInPath } from './exec-errors';
 import { Reaper } from './reaper';
 import { ExitStatus } from '../exit-status';
 
@@ -23,72 +22,6 @@ export interface Child {
   /** the process group tsinit signals: the child's own, unless it shares tsinit's */
   pgid: number;
   exited: Promise<ExitStatus>;
-}
-
-/** The command could not be started: 127 not found, 126 not executable (shell and Docker convention). */
-export class SpawnError extends Error {
-  constructor(
-    readonly command: string,
-    readonly reason: string,
-    readonly exitCode: number,
-  ) {
-    super(`cannot run ${command}: ${reason}`);
-  }
-}
-
-function findInPath(cmd: string): string | null {
-  if (cmd.includes('/')) return cmd;
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
-    const candidate = join(dir || '.', cmd);
-    try {
-      accessSync(candidate, constants.F_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
-function interpreterOf(path: string): string {
-  try {
-    const head = readFileSync(path, 'latin1').slice(0, 256);
-    const m = /^#!\s*(\S+)/.exec(head);
-    return m ? m[1] : '';
-  } catch {
-    return '';
-  }
-}
-
-/** Turns an exec errno into the user's answer: which exit code and why. */
-export function explain(cmd: string, err: libc.SysError): SpawnError {
-  const path = findInPath(cmd);
-  if (err.errno === libc.errno.ENOENT) {
-    if (path === null || !existsFile(path)) return new SpawnError(cmd, 'command not found', 127);
-    const interp = interpreterOf(path);
-    return new SpawnError(cmd, `bad interpreter${interp ? ` ${interp}` : ''}: no such file or directory`, 127);
-  }
-  if (err.errno === libc.errno.EACCES) {
-    const isDir = path !== null && isDirectory(path);
-    return new SpawnError(cmd, isDir ? 'is a directory' : 'permission denied', 126);
-  }
-  if (err.errno === libc.errno.ENOEXEC) return new SpawnError(cmd, 'exec format error', 126);
-  return new SpawnError(cmd, err.code, 126);
-}
-
-function existsFile(p: string): boolean {
-  try {
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 function environment(extra: Record<string, string> = {}): string[] {
