@@ -6,7 +6,7 @@ import { UsageError } from './options';
 import { writeAll } from './events';
 import { resolveUser } from './users';
 import { EXIT_INTERNAL, Init } from './init';
-import { exitNow } from './sys/libc';
+import { ensureUsable, exitNow, LibcUnsupported } from './sys/libc';
 
 function exit(code: number): never {
   exitNow(code);
@@ -36,9 +36,15 @@ async function main(): Promise<void> {
       exit(0);
     }
     if (parsed.options.user !== undefined) resolveUser(parsed.options.user);
+    // The C library is loaded here, not before: --help, --version and usage errors never need it.
+    ensureUsable();
     init = new Init(parsed.options);
   } catch (e) {
     if (e instanceof UsageError) usageError(e.message);
+    if (e instanceof LibcUnsupported) {
+      writeAll(2, `tsinit: ${e.message}\n`);
+      exit(EXIT_INTERNAL);
+    }
     throw e;
   }
 
@@ -57,6 +63,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  writeAll(2, `tsinit: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+  if (e instanceof LibcUnsupported) writeAll(2, `tsinit: ${e.message}\n`);
+  else writeAll(2, `tsinit: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
   exit(EXIT_INTERNAL);
 });
