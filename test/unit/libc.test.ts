@@ -99,7 +99,7 @@ test('FORCE_TSINIT_FALLBACKS=1 takes every fallback; without it only the missing
   const forced = describeWith({ FORCE_TSINIT_FALLBACKS: '1' });
   assert.deepEqual(forced.fallbacks.sort(), ALL_FALLBACKS);
   assert.equal(forced.arch, process.arch);
-  const normal = describeWith({});
+  const normal = describeWith({ FORCE_TSINIT_FALLBACKS: '' });
   assert.equal(normal.libc, forced.libc);
   assert.ok(normal.fallbacks.every((f) => ALL_FALLBACKS.includes(f)), normal.fallbacks.join());
   assert.deepEqual(describeWith({ FORCE_TSINIT_FALLBACKS: '0' }).fallbacks, normal.fallbacks);
