@@ -7,7 +7,7 @@ import { writeAll } from './events';
 import { resolveUser } from './process/users';
 import { EXIT_INTERNAL } from './exit-status';
 import { Init } from './init/init';
-import { exitNow } from './sys/libc';
+import { ensureUsable, exitNow, LibcUnsupported } from './sys/libc';
 
 function exit(code: number): never {
   exitNow(code);
@@ -37,9 +37,15 @@ async function main(): Promise<void> {
       exit(0);
     }
     if (parsed.options.user !== undefined) resolveUser(parsed.options.user);
+    // The C library is loaded here, not before: --help, --version and usage errors never need it.
+    ensureUsable();
     init = new Init(parsed.options);
   } catch (e) {
     if (e instanceof UsageError) usageError(e.message);
+    if (e instanceof LibcUnsupported) {
+      writeAll(2, `tsinit: ${e.message}\n`);
+      exit(EXIT_INTERNAL);
+    }
     throw e;
   }
 
@@ -58,6 +64,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  writeAll(2, `tsinit: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+  if (e instanceof LibcUnsupported) writeAll(2, `tsinit: ${e.message}\n`);
+  else writeAll(2, `tsinit: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
   exit(EXIT_INTERNAL);
 });

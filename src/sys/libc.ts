@@ -1,7 +1,29 @@
 // The only module that talks to libc. Everything Node lacks for an init lives here, typed:
 // waitpid, prctl, pipe2, fcntl, ioctl(FIONREAD), kill, posix_spawn, tcsetpgrp, setpriority, sockets.
 // Every function returns a value or throws a SysError carrying errno; callers never see koffi.
-import koffi from 'koffi';
+//
+// Nothing is loaded until a function is first called: `tsinit --help`, `--version` and usage errors
+// never load koffi or the C library. The C library is the one Node itself runs on (glibc's
+// libc.so.6 or musl's ld-musl-<arch>.so.1, see platform.ts); each function is bound at its first
+// use, so a function this C library lacks costs nothing until it is needed. Where a newer
+// extension is missing (glibc < 2.34/2.35, musl), a fallback keeps the same promise:
+//   posix_spawn_file_actions_addclosefrom_np -> one addclose per open fd, listed from /proc/self/fd;
+//   posix_spawn_file_actions_addtcsetpgrp_np -> tsinit hands over the terminal right after the spawn;
+//   posix_spawn_file_actions_addchdir_np     -> tsinit changes directory around the spawn;
+//   gettid                                   -> the raw syscall.
+// FORCE_TSINIT_FALLBACKS=1 makes tsinit use every fallback even where the extension exists (the
+// black-box suite runs once with it, so each fallback is tested on every CI run). A function
+// with no fallback that is missing raises LibcUnsupported; main prints it and exits 125.
+import { readdirSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
+import type * as KoffiModule from 'koffi';
+import createDebug from '../debug';
+import { SIGCONT } from '../signals';
+import { Layout, layoutFor } from './layout';
+import { detectPlatform, libcCandidates, LibcFlavor } from './platform';
+
+const debug = createDebug('libc');
 
 export class SysError extends Error {
   constructor(readonly call: string, readonly errno: number) {
@@ -12,65 +34,212 @@ export class SysError extends Error {
   }
 }
 
-const ERRNO_NAMES = Object.fromEntries(
-  Object.entries(koffi.os.errno as Record<string, number>).map(([name, n]) => [n, name]),
-) as Record<number, string>;
-export const errno = koffi.os.errno as Record<string, number>;
+/** This system cannot give tsinit something it needs; the message is the whole explanation. */
+export class LibcUnsupported extends Error {}
+
+/** Linux's errno values (Node's own table: no native code needed to name an error). */
+export const errno = constants.errno as unknown as Record<string, number>;
+const ERRNO_NAMES = Object.fromEntries(Object.entries(errno).map(([name, n]) => [n, name])) as Record<number, string>;
 export function errnoName(n: number): string {
   return ERRNO_NAMES[n] ?? `errno ${n}`;
 }
 
-const lib = koffi.load('libc.so.6');
+// ---- loading --------------------------------------------------------------------------------------
 
-const c = {
-  waitpid: lib.func('int waitpid(int pid, _Out_ int *status, int options)'),
-  waitid: lib.func('int waitid(int idtype, int id, void *info, int options)'),
-  kill: lib.func('int kill(int pid, int sig)'),
-  prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
-  pipe2: lib.func('int pipe2(_Out_ int *fds, int flags)'),
-  fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
-  ioctlInt: lib.func('int ioctl(int fd, unsigned long req, _Out_ int *out)'),
-  ioctlPtr: lib.func('int ioctl(int fd, unsigned long req, void *arg)'),
-  tcgetattr: lib.func('int tcgetattr(int fd, void *termios)'),
-  tcsetattr: lib.func('int tcsetattr(int fd, int when, void *termios)'),
-  close: lib.func('int close(int fd)'),
-  exit: lib.func('void _exit(int status)'),
-  dup: lib.func('int dup(int fd)'),
-  isatty: lib.func('int isatty(int fd)'),
-  tcgetpgrp: lib.func('int tcgetpgrp(int fd)'),
-  tcsetpgrp: lib.func('int tcsetpgrp(int fd, int pgrp)'),
-  getpgrp: lib.func('int getpgrp()'),
-  getpriority: lib.func('int getpriority(int which, unsigned int who)'),
-  setpriority: lib.func('int setpriority(int which, unsigned int who, int prio)'),
-  gettid: lib.func('int gettid()'),
-  syscall: lib.func('long syscall(long nr, ...)'),
-  sigemptyset: lib.func('int sigemptyset(void *set)'),
-  signal: lib.func('long signal(int sig, long handler)'),
-  faInit: lib.func('int posix_spawn_file_actions_init(void *fa)'),
-  faDestroy: lib.func('int posix_spawn_file_actions_destroy(void *fa)'),
-  faDup2: lib.func('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)'),
-  faOpen: lib.func('int posix_spawn_file_actions_addopen(void *fa, int fd, const char *path, int oflag, int mode)'),
-  faChdir: lib.func('int posix_spawn_file_actions_addchdir_np(void *fa, const char *path)'),
-  faClosefrom: lib.func('int posix_spawn_file_actions_addclosefrom_np(void *fa, int from)'),
-  faTcsetpgrp: lib.func('int posix_spawn_file_actions_addtcsetpgrp_np(void *fa, int fd)'),
-  attrInit: lib.func('int posix_spawnattr_init(void *attr)'),
-  attrDestroy: lib.func('int posix_spawnattr_destroy(void *attr)'),
-  attrSetflags: lib.func('int posix_spawnattr_setflags(void *attr, short flags)'),
-  attrSetpgroup: lib.func('int posix_spawnattr_setpgroup(void *attr, int pgrp)'),
-  attrSetsigmask: lib.func('int posix_spawnattr_setsigmask(void *attr, void *set)'),
-  attrSetsigdefault: lib.func('int posix_spawnattr_setsigdefault(void *attr, void *set)'),
-  posixSpawnp: lib.func(
-    'int posix_spawnp(_Out_ int *pid, const char *file, void *fa, void *attr, const char **argv, const char **envp)',
-  ),
-  socket: lib.func('int socket(int domain, int type, int protocol)'),
-  bind: lib.func('int bind(int fd, void *addr, unsigned int len)'),
-  recv: lib.func('long recv(int fd, _Out_ uint8_t *buf, unsigned long len, int flags)'),
-};
+type Koffi = typeof KoffiModule;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type CFunc = (...args: any[]) => any;
+
+/** Set (to anything but '' or '0') to take every fallback below even where the C library has the extension. */
+export const FORCE_FALLBACKS_VAR = 'FORCE_TSINIT_FALLBACKS';
+
+interface Native {
+  koffi: Koffi;
+  lib: ReturnType<Koffi['load']>;
+  libc: LibcFlavor;
+  layout: Layout;
+  forceFallbacks: boolean;
+}
+let native: Native | null = null;
+
+/**
+ * koffi's own loader (`require('koffi')`) costs ~5 ms at startup, most of it JavaScript that
+ * finds the prebuilt binary; the binary alone loads in ~1 ms. So tsinit loads the binary for this
+ * platform itself, and falls back to koffi's loader when anything about that is unexpected.
+ */
+function loadKoffi(libc: LibcFlavor | 'unknown'): Koffi {
+  if (libc !== 'unknown') {
+    try {
+      const koffiDir = dirname(require.resolve('koffi'));
+      const want = JSON.parse(readFileSync(join(koffiDir, 'package.json'), 'utf8')).version;
+      const pkg = dirname(require.resolve(`@koromix/koffi-linux-${process.arch}/package.json`, { paths: [koffiDir] }));
+      const mod = require(join(pkg, `${libc === 'musl' ? 'musl' : 'linux'}_${process.arch}`, 'koffi.node')) as Koffi;
+      if (mod && mod.version === want && typeof mod.load === 'function') return mod;
+      debug('direct load: koffi.node is version %s, koffi is %s', mod?.version, want);
+    } catch (e) {
+      debug('direct load failed: %s', (e as Error).message);
+    }
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('koffi') as Koffi;
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+}
+
+function load(): Native {
+  if (native) return native;
+  const platform = detectPlatform();
+  let koffi: Koffi;
+  try {
+    koffi = loadKoffi(platform.libc);
+  } catch (e) {
+    throw new LibcUnsupported(`cannot load koffi's native module for linux-${process.arch}: ${firstLine(e)}`);
+  }
+  let lib: ReturnType<Koffi['load']> | null = null;
+  let name = '';
+  const tried: string[] = [];
+  for (name of libcCandidates(platform)) {
+    try {
+      lib = koffi.load(name);
+      break;
+    } catch (e) {
+      tried.push(`${name}: ${firstLine(e)}`);
+    }
+  }
+  if (!lib) throw new LibcUnsupported(`cannot find this system's C library (${tried.join('; ')})`);
+  const libc: LibcFlavor = platform.libc !== 'unknown' ? platform.libc : /musl/.test(name) ? 'musl' : 'glibc';
+  const layout = layoutFor(libc, process.arch);
+  if (!layout) {
+    throw new LibcUnsupported(`no struct layout for ${libc} on ${process.arch} (tsinit knows linux x64 and arm64, glibc and musl)`);
+  }
+  const force = process.env[FORCE_FALLBACKS_VAR];
+  native = { koffi, lib, libc, layout, forceFallbacks: force !== undefined && force !== '' && force !== '0' };
+  debug('C library %s (%s, %s)%s', name, libc, process.arch, native.forceFallbacks ? ', every fallback forced' : '');
+  return native;
+}
+
+function L(): Layout {
+  return load().layout;
+}
+function lastErrno(): number {
+  return load().koffi.errno() as number;
+}
+
+// Each function: its prototype and what tsinit needs it for (the error message if it is missing).
+// `fallback: true` marks the ones with a fallback: never required, forced off by FORCE_TSINIT_FALLBACKS.
+const FUNCS = {
+  waitpid: { proto: 'int waitpid(int pid, _Out_ int *status, int options)', need: 'reaping children' },
+  waitid: { proto: 'int waitid(int idtype, int id, void *info, int options)', need: 'noticing a stopped service' },
+  kill: { proto: 'int kill(int pid, int sig)', need: 'forwarding signals' },
+  prctl: { proto: 'int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)', need: 'becoming a subreaper' },
+  pipe2: { proto: 'int pipe2(_Out_ int *fds, int flags)', need: 'the log pipes' },
+  fcntl: { proto: 'int fcntl(int fd, int cmd, int arg)', need: 'setting up file descriptors' },
+  ioctlInt: { proto: 'int ioctl(int fd, unsigned long req, _Out_ int *out)', need: 'measuring pipes' },
+  ioctlPtr: { proto: 'int ioctl(int fd, unsigned long req, void *arg)', need: 'terminal window sizes' },
+  tcgetattr: { proto: 'int tcgetattr(int fd, void *termios)', need: 'terminal settings' },
+  tcsetattr: { proto: 'int tcsetattr(int fd, int when, void *termios)', need: 'terminal settings' },
+  close: { proto: 'int close(int fd)', need: 'closing file descriptors' },
+  exit: { proto: 'void _exit(int status)', need: 'exiting' },
+  isatty: { proto: 'int isatty(int fd)', need: 'terminal detection' },
+  tcgetpgrp: { proto: 'int tcgetpgrp(int fd)', need: 'terminal job control' },
+  tcsetpgrp: { proto: 'int tcsetpgrp(int fd, int pgrp)', need: 'terminal job control' },
+  getpgrp: { proto: 'int getpgrp()', need: 'process groups' },
+  getpriority: { proto: 'int getpriority(int which, unsigned int who)', need: '--nice' },
+  setpriority: { proto: 'int setpriority(int which, unsigned int who, int prio)', need: '--nice' },
+  gettid: { proto: 'int gettid()', need: '--user and --nice', fallback: true },
+  syscall: { proto: 'long syscall(long nr, ...)', need: '--user' },
+  signal: { proto: 'long signal(int sig, long handler)', need: 'signal dispositions' },
+  faInit: { proto: 'int posix_spawn_file_actions_init(void *fa)', need: 'starting the service' },
+  faDestroy: { proto: 'int posix_spawn_file_actions_destroy(void *fa)', need: 'starting the service' },
+  faDup2: { proto: 'int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)', need: 'starting the service' },
+  faClose: { proto: 'int posix_spawn_file_actions_addclose(void *fa, int fd)', need: 'starting the service' },
+  faChdir: { proto: 'int posix_spawn_file_actions_addchdir_np(void *fa, const char *path)', need: 'a working directory', fallback: true },
+  faClosefrom: { proto: 'int posix_spawn_file_actions_addclosefrom_np(void *fa, int from)', need: 'closing fds', fallback: true },
+  faTcsetpgrp: { proto: 'int posix_spawn_file_actions_addtcsetpgrp_np(void *fa, int fd)', need: 'the terminal', fallback: true },
+  attrInit: { proto: 'int posix_spawnattr_init(void *attr)', need: 'starting the service' },
+  attrDestroy: { proto: 'int posix_spawnattr_destroy(void *attr)', need: 'starting the service' },
+  attrSetflags: { proto: 'int posix_spawnattr_setflags(void *attr, short flags)', need: 'starting the service' },
+  attrSetpgroup: { proto: 'int posix_spawnattr_setpgroup(void *attr, int pgrp)', need: 'starting the service' },
+  attrSetsigmask: { proto: 'int posix_spawnattr_setsigmask(void *attr, void *set)', need: 'starting the service' },
+  attrSetsigdefault: { proto: 'int posix_spawnattr_setsigdefault(void *attr, void *set)', need: 'starting the service' },
+  posixSpawnp: {
+    proto: 'int posix_spawnp(_Out_ int *pid, const char *file, void *fa, void *attr, const char **argv, const char **envp)',
+    need: 'starting the service',
+  },
+  socket: { proto: 'int socket(int domain, int type, int protocol)', need: 'NOTIFY_SOCKET' },
+  bind: { proto: 'int bind(int fd, void *addr, unsigned int len)', need: 'NOTIFY_SOCKET' },
+  recv: { proto: 'long recv(int fd, _Out_ uint8_t *buf, unsigned long len, int flags)', need: 'NOTIFY_SOCKET' },
+} satisfies Record<string, { proto: string; need: string; fallback?: true }>;
+type Name = keyof typeof FUNCS;
+
+/** The C name in a prototype: 'int waitpid(int pid, ...)' -> 'waitpid'. */
+export function cName(proto: string): string {
+  return /([A-Za-z_][A-Za-z0-9_]*)\s*\(/.exec(proto)![1];
+}
+
+const bound = new Map<Name, CFunc | null>();
+
+/** The function, or null if this C library lacks it (or its fallback is forced). */
+function optional(name: Name): CFunc | null {
+  const known = bound.get(name);
+  if (known !== undefined) return known;
+  const n = load();
+  const spec: { proto: string; fallback?: true } = FUNCS[name];
+  let f: CFunc | null = null;
+  if (!(spec.fallback && n.forceFallbacks)) {
+    try {
+      f = n.lib.func(spec.proto) as CFunc;
+    } catch (e) {
+      // koffi says "Cannot find function 'NAME' in shared library"; anything else is a bug here.
+      if (!/cannot find/i.test(firstLine(e))) throw e;
+    }
+  }
+  if (!f) debug('%s: %s', cName(spec.proto), spec.fallback ? 'absent, using the fallback' : 'absent');
+  bound.set(name, f);
+  return f;
+}
+
+function required(name: Name): CFunc {
+  const f = optional(name);
+  if (f) return f;
+  throw new LibcUnsupported(`this system's C library lacks ${cName(FUNCS[name].proto)}, needed for ${FUNCS[name].need}`);
+}
+
+/** `c.NAME(...)` binds NAME at its first call and throws LibcUnsupported if the C library lacks it. */
+const c = {} as Record<Name, CFunc>;
+for (const name of Object.keys(FUNCS) as Name[]) Object.defineProperty(c, name, { get: () => required(name) });
+
+/**
+ * Loads the C library and binds what every run needs (spawning, reaping, signalling), so that a
+ * system that cannot run tsinit is told so before anything starts. Throws LibcUnsupported.
+ */
+export function ensureUsable(): void {
+  for (const name of Object.keys(FUNCS) as Name[]) {
+    const need: string = FUNCS[name].need;
+    if (need === 'starting the service' || need === 'reaping children' || need === 'forwarding signals') required(name);
+  }
+}
+
+/** Which C library and which fallbacks are in use (for debugging and the portability tests). */
+export function describe(): { libc: LibcFlavor; arch: string; fallbacks: string[] } {
+  const n = load();
+  const fallbacks = (Object.keys(FUNCS) as Name[])
+    .filter((name) => (FUNCS[name] as { fallback?: true }).fallback && !optional(name))
+    .map((name) => cName(FUNCS[name].proto));
+  return { libc: n.libc, arch: process.arch, fallbacks };
+}
 
 function check(call: string, rc: number | bigint): number {
   const n = Number(rc);
-  if (n < 0) throw new SysError(call, koffi.errno());
+  if (n < 0) throw new SysError(call, lastErrno());
   return n;
+}
+
+/** posix_spawn and its attribute and file-action functions return an errno (> 0), not -1. */
+function checkRc(call: string, rc: number): void {
+  if (rc !== 0) throw new SysError(call, rc);
 }
 
 // ---- waiting ----------------------------------------------------------------------------------
@@ -84,14 +253,11 @@ export function waitpid(pid: number, options = WNOHANG): { pid: number; status: 
   const rc = c.waitpid(pid, status, options) as number;
   if (rc > 0) return { pid: rc, status: status[0] };
   if (rc === 0) return null;
-  const e = koffi.errno();
+  const e = lastErrno();
   if (e === errno.ECHILD) return null;
   if (e === errno.EINTR) return waitpid(pid, options);
   throw new SysError('waitpid', e);
 }
-
-const P_PID = 1;
-const WSTOPPED = 2;
 
 /**
  * The signal that stopped child `pid`, if it is stopped right now and that stop was not reported
@@ -99,17 +265,17 @@ const WSTOPPED = 2;
  * beside the reaper and beside a library that waits for the same pid (node-pty).
  */
 export function waitStopped(pid: number): number | null {
-  const info = Buffer.alloc(128);
-  const rc = c.waitid(P_PID, pid, info, WSTOPPED | WNOHANG) as number;
+  const l = L();
+  const info = Buffer.alloc(l.siginfoSize);
+  const rc = c.waitid(l.P_PID, pid, info, l.WSTOPPED | l.WNOHANG) as number;
   if (rc < 0) {
-    const e = koffi.errno();
+    const e = lastErrno();
     if (e === errno.ECHILD) return null;
     if (e === errno.EINTR) return waitStopped(pid);
     throw new SysError('waitid', e);
   }
-  // siginfo_t: si_signo, si_errno, si_code, then (8-aligned) si_pid, si_uid, si_status.
-  if (info.readInt32LE(16) !== pid) return null;
-  return info.readInt32LE(24);
+  if (info.readInt32LE(l.siginfoPid) !== pid) return null;
+  return info.readInt32LE(l.siginfoStatus);
 }
 
 // ---- signals and processes ----------------------------------------------------------------------
@@ -117,81 +283,69 @@ export function waitStopped(pid: number): number | null {
 /** kill(2); returns false when the target no longer exists (ESRCH). */
 export function kill(pid: number, sig: number): boolean {
   if (c.kill(pid, sig) === 0) return true;
-  const e = koffi.errno();
+  const e = lastErrno();
   if (e === errno.ESRCH) return false;
   throw new SysError('kill', e);
 }
 
-const PR_SET_PDEATHSIG = 1;
-const PR_SET_CHILD_SUBREAPER = 36;
 export function setChildSubreaper(): void {
-  check('prctl(PR_SET_CHILD_SUBREAPER)', c.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+  check('prctl(PR_SET_CHILD_SUBREAPER)', c.prctl(L().PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
 }
 export function setParentDeathSignal(sig: number): void {
-  check('prctl(PR_SET_PDEATHSIG)', c.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0));
+  check('prctl(PR_SET_PDEATHSIG)', c.prctl(L().PR_SET_PDEATHSIG, sig, 0, 0, 0));
 }
 
-/** Set a signal's disposition to SIG_IGN (1) or SIG_DFL (0) for signals Node will not let us ignore. */
+/** Set a signal's disposition to SIG_IGN or SIG_DFL for signals Node will not let us ignore. */
 export function setSignalIgnored(sig: number, ignored: boolean): void {
-  c.signal(sig, ignored ? 1 : 0);
+  c.signal(sig, ignored ? L().SIG_IGN : L().SIG_DFL);
 }
 
 /**
  * Ends the process at once. Everything tsinit writes is written synchronously, so nothing is
- * pending; Node's own teardown would cost milliseconds on the exit path (bench/).
+ * pending; Node's own teardown would cost milliseconds on the exit path (bench/). Where the C
+ * library was never loaded (--help, --version, usage errors), loading it would cost more than
+ * Node's teardown saves: process.exit.
  */
 export function exitNow(code: number): never {
-  c.exit(code);
+  if (native) optional('exit')?.(code);
   process.exit(code);
 }
 
 // ---- file descriptors ----------------------------------------------------------------------------
 
-const O_CLOEXEC = 0o2000000;
-const F_GETFL = 3;
-const F_SETFL = 4;
-const O_NONBLOCK = 0o4000;
-const F_SETFD = 2;
-const FD_CLOEXEC = 1;
-const F_SETPIPE_SZ = 1031;
-const F_GETPIPE_SZ = 1032;
-const FIONREAD = 0x541b;
-const TIOCGWINSZ = 0x5413;
-const TIOCSWINSZ = 0x5414;
-
 /** A close-on-exec pipe: [readEnd, writeEnd]. Children get an end only through an explicit fd map. */
 export function pipe(): [number, number] {
   const fds = [0, 0];
-  check('pipe2', c.pipe2(fds, O_CLOEXEC));
+  check('pipe2', c.pipe2(fds, L().O_CLOEXEC));
   return [fds[0], fds[1]];
 }
 /** Grows a pipe up to `bytes` (the kernel rounds up and caps at /proc/sys/fs/pipe-max-size for non-root). */
 export function setPipeSize(fd: number, bytes: number): number {
-  return check('fcntl(F_SETPIPE_SZ)', c.fcntl(fd, F_SETPIPE_SZ, bytes));
+  return check('fcntl(F_SETPIPE_SZ)', c.fcntl(fd, L().F_SETPIPE_SZ, bytes));
 }
 export function pipeSize(fd: number): number {
-  return check('fcntl(F_GETPIPE_SZ)', c.fcntl(fd, F_GETPIPE_SZ, 0));
+  return check('fcntl(F_GETPIPE_SZ)', c.fcntl(fd, L().F_GETPIPE_SZ, 0));
 }
 /** Bytes waiting unread in a pipe or socket. */
 export function bytesUnread(fd: number): number {
   const out = [0];
-  check('ioctl(FIONREAD)', c.ioctlInt(fd, FIONREAD, out));
+  check('ioctl(FIONREAD)', c.ioctlInt(fd, L().FIONREAD, out));
   return out[0];
 }
 export function setNonBlocking(fd: number, on: boolean): void {
-  const flags = check('fcntl(F_GETFL)', c.fcntl(fd, F_GETFL, 0));
-  check('fcntl(F_SETFL)', c.fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK));
+  const l = L();
+  const flags = check('fcntl(F_GETFL)', c.fcntl(fd, l.F_GETFL, 0));
+  check('fcntl(F_SETFL)', c.fcntl(fd, l.F_SETFL, on ? flags | l.O_NONBLOCK : flags & ~l.O_NONBLOCK));
 }
 export function close(fd: number): void {
   c.close(fd);
 }
 /** Marks an fd close-on-exec (for children started by a library that forks without closing fds). */
 export function setCloseOnExec(fd: number): void {
-  check('fcntl(F_SETFD)', c.fcntl(fd, F_SETFD, FD_CLOEXEC));
+  check('fcntl(F_SETFD)', c.fcntl(fd, L().F_SETFD, L().FD_CLOEXEC));
 }
 export function dupCloexec(fd: number): number {
-  const F_DUPFD_CLOEXEC = 1030;
-  return check('fcntl(F_DUPFD_CLOEXEC)', c.fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  return check('fcntl(F_DUPFD_CLOEXEC)', c.fcntl(fd, L().F_DUPFD_CLOEXEC, 3));
 }
 
 // ---- terminals ----------------------------------------------------------------------------------
@@ -209,8 +363,8 @@ export function getProcessGroup(): number {
   return c.getpgrp() as number;
 }
 export function windowSize(fd: number): { rows: number; cols: number } | null {
-  const ws = Buffer.alloc(8);
-  if (Number(c.ioctlPtr(fd, TIOCGWINSZ, ws)) < 0) return null;
+  const ws = Buffer.alloc(8); // struct winsize: four unsigned shorts, the same everywhere
+  if (Number(c.ioctlPtr(fd, L().TIOCGWINSZ, ws)) < 0) return null;
   return { rows: ws.readUInt16LE(0), cols: ws.readUInt16LE(2) };
 }
 /** TIOCSWINSZ; on a pty master the kernel then sends SIGWINCH to the pty's foreground group. */
@@ -218,32 +372,26 @@ export function setWindowSize(fd: number, rows: number, cols: number): void {
   const ws = Buffer.alloc(8);
   ws.writeUInt16LE(rows, 0);
   ws.writeUInt16LE(cols, 2);
-  check('ioctl(TIOCSWINSZ)', c.ioctlPtr(fd, TIOCSWINSZ, ws));
+  check('ioctl(TIOCSWINSZ)', c.ioctlPtr(fd, L().TIOCSWINSZ, ws));
 }
 
-// struct termios (Linux, glibc): c_iflag, c_oflag, c_cflag, c_lflag, c_line, c_cc[32], speeds.
-const TERMIOS_SIZE = 64;
-const LFLAG_OFFSET = 12;
-const ECHO = 0o10;
-const TCSANOW = 0;
-const ISIG = 0o1;
-const CC_OFFSET = 17;
-const VSUSP = 10;
 /** The suspend key (Ctrl-Z) of a terminal whose keys make signals; null if it has none. */
 export function suspendKey(fd: number): number | null {
-  const t = Buffer.alloc(TERMIOS_SIZE);
+  const l = L();
+  const t = Buffer.alloc(l.termiosSize);
   check('tcgetattr', c.tcgetattr(fd, t));
-  if ((t.readUInt32LE(LFLAG_OFFSET) & ISIG) === 0) return null;
-  const key = t[CC_OFFSET + VSUSP];
+  if ((t.readUInt32LE(l.termiosLflag) & l.ISIG) === 0) return null;
+  const key = t[l.termiosCc + l.VSUSP];
   return key === 0 ? null : key;
 }
 /** Turns a terminal's echo on or off (on a pty master: the echo of what is written into it). */
 export function setEcho(fd: number, on: boolean): void {
-  const t = Buffer.alloc(TERMIOS_SIZE);
+  const l = L();
+  const t = Buffer.alloc(l.termiosSize);
   check('tcgetattr', c.tcgetattr(fd, t));
-  const lflag = t.readUInt32LE(LFLAG_OFFSET);
-  t.writeUInt32LE(on ? lflag | ECHO : lflag & ~ECHO, LFLAG_OFFSET);
-  check('tcsetattr', c.tcsetattr(fd, TCSANOW, t));
+  const lflag = t.readUInt32LE(l.termiosLflag);
+  t.writeUInt32LE(on ? lflag | l.ECHO : lflag & ~l.ECHO, l.termiosLflag);
+  check('tcsetattr', c.tcsetattr(fd, l.TCSANOW, t));
 }
 
 // ---- spawning -----------------------------------------------------------------------------------
@@ -264,16 +412,23 @@ export interface SpawnRequest {
   nice?: number;
 }
 
-const POSIX_SPAWN_SETPGROUP = 0x02;
-const POSIX_SPAWN_SETSIGDEF = 0x04;
-const POSIX_SPAWN_SETSIGMASK = 0x08;
-const POSIX_SPAWN_SETSID = 0x80;
+/** The fds open in this process right now, from /proc/self/fd (null if /proc is not mounted). */
+export function openFds(): number[] | null {
+  try {
+    return readdirSync('/proc/self/fd').map(Number).filter((fd) => Number.isInteger(fd));
+  } catch {
+    return null;
+  }
+}
 
-// glibc's sigfillset leaves out its two internal signals (32, 33), and posix_spawn then leaves them
-// SIG_IGN in the child, which survives exec. Setting every bit by hand gives the child all defaults.
-const ALL_SIGNALS = Buffer.alloc(128, 0xff);
-const NO_SIGNALS = Buffer.alloc(128);
-c.sigemptyset(NO_SIGNALS);
+/**
+ * The fds to close in the child when the C library cannot close everything from `wanted` up:
+ * every fd open here that is >= wanted, plus the staging fds the file actions dup2 through
+ * (they are open in the child only).
+ */
+export function fdsToClose(open: number[], wanted: number, staging: number[]): number[] {
+  return [...new Set([...open.filter((fd) => fd >= wanted), ...staging])].sort((a, b) => a - b);
+}
 
 /**
  * posix_spawnp(3): the child starts with an empty signal mask, every disposition at its default,
@@ -281,41 +436,111 @@ c.sigemptyset(NO_SIGNALS);
  * (ENOENT, EACCES, ENOEXEC ...). Node's own stdio fds are close-on-exec, so 0-2 are always mapped.
  */
 export function spawn(req: SpawnRequest): number {
-  const fa = Buffer.alloc(512);
-  const attr = Buffer.alloc(1024);
-  c.faInit(fa);
-  c.attrInit(attr);
+  const l = L();
+  const fa = Buffer.alloc(l.fileActionsSize);
+  const attr = Buffer.alloc(l.spawnattrSize);
+  checkRc('posix_spawn_file_actions_init', c.faInit(fa));
+  try {
+    checkRc('posix_spawnattr_init', c.attrInit(attr));
+  } catch (e) {
+    c.faDestroy(fa);
+    throw e;
+  }
   try {
     // Map fds in two steps so that a target number that is also a source is not clobbered.
     // The staging numbers sit just above every fd involved (not at a fixed high number, which a
     // small RLIMIT_NOFILE would refuse in the child).
-    const staged = req.fds.map(([, parent]) => parent);
     const high = Math.max(...req.fds.flat()) + 1;
-    staged.forEach((parent, i) => check('adddup2', c.faDup2(fa, parent, high + i)));
-    req.fds.forEach(([child], i) => check('adddup2', c.faDup2(fa, high + i, child)));
+    const staging = req.fds.map((_, i) => high + i);
+    req.fds.forEach(([, parent], i) => checkRc('posix_spawn_file_actions_adddup2', c.faDup2(fa, parent, staging[i])));
+    req.fds.forEach(([child], i) => checkRc('posix_spawn_file_actions_adddup2', c.faDup2(fa, staging[i], child)));
     const wanted = Math.max(2, ...req.fds.map(([child]) => child)) + 1;
-    check('addclosefrom', c.faClosefrom(fa, wanted));
-    if (req.cwd) check('addchdir', c.faChdir(fa, req.cwd));
-    let flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
-    if (req.grouping === 'group') {
-      flags |= POSIX_SPAWN_SETPGROUP;
-      c.attrSetpgroup(attr, 0);
-      if (req.foregroundTty !== undefined) check('addtcsetpgrp', c.faTcsetpgrp(fa, req.foregroundTty));
-    } else if (req.grouping === 'session') {
-      flags |= POSIX_SPAWN_SETSID;
+    const closefrom = optional('faClosefrom');
+    if (closefrom) {
+      checkRc('posix_spawn_file_actions_addclosefrom_np', closefrom(fa, wanted));
+    } else {
+      // Listed here, synchronously before the spawn: no JavaScript runs in between. An fd that
+      // another thread opens meanwhile is libuv's, and libuv opens every fd close-on-exec.
+      const open = openFds();
+      if (!open) {
+        throw new LibcUnsupported(
+          "this system's C library lacks posix_spawn_file_actions_addclosefrom_np, and without it tsinit needs /proc mounted to close the service's inherited fds",
+        );
+      }
+      for (const fd of fdsToClose(open, wanted, staging)) checkRc('posix_spawn_file_actions_addclose', c.faClose(fa, fd));
     }
-    c.attrSetflags(attr, flags);
-    c.attrSetsigmask(attr, NO_SIGNALS);
-    c.attrSetsigdefault(attr, ALL_SIGNALS);
+    const addchdir = req.cwd ? optional('faChdir') : null;
+    if (req.cwd && addchdir) checkRc('posix_spawn_file_actions_addchdir_np', addchdir(fa, req.cwd));
+    let flags = l.POSIX_SPAWN_SETSIGDEF | l.POSIX_SPAWN_SETSIGMASK;
+    let handOverTerminal = false;
+    if (req.grouping === 'group') {
+      flags |= l.POSIX_SPAWN_SETPGROUP;
+      checkRc('posix_spawnattr_setpgroup', c.attrSetpgroup(attr, 0));
+      if (req.foregroundTty !== undefined) {
+        const addtcsetpgrp = optional('faTcsetpgrp');
+        if (addtcsetpgrp) checkRc('posix_spawn_file_actions_addtcsetpgrp_np', addtcsetpgrp(fa, req.foregroundTty));
+        else handOverTerminal = true;
+      }
+    } else if (req.grouping === 'session') {
+      flags |= l.POSIX_SPAWN_SETSID;
+    }
+    checkRc('posix_spawnattr_setflags', c.attrSetflags(attr, flags));
+    // A zero-filled sigset_t is the empty set on Linux (a bit mask), in both C libraries.
+    checkRc('posix_spawnattr_setsigmask', c.attrSetsigmask(attr, Buffer.alloc(l.sigsetSize)));
+    // glibc's sigfillset leaves out its two internal signals (32, 33), and posix_spawn then leaves
+    // them SIG_IGN in the child, which survives exec. Setting every bit by hand gives the child all
+    // defaults.
+    checkRc('posix_spawnattr_setsigdefault', c.attrSetsigdefault(attr, Buffer.alloc(l.sigsetSize, 0xff)));
     const pid = [0];
-    const run = () => c.posixSpawnp(pid, req.file, fa, attr, [...req.argv, null], [...req.env, null]) as number;
-    const rc = req.user || req.nice !== undefined ? withThreadCredentials(req.user, req.nice, run) : run();
+    const spawnp = c.posixSpawnp;
+    const run = () => spawnp(pid, req.file, fa, attr, [...req.argv, null], [...req.env, null]) as number;
+    const spawnHere = req.user || req.nice !== undefined ? () => withThreadCredentials(req.user, req.nice, run) : run;
+    const rc = req.cwd && !addchdir ? inDirectory(req.cwd, spawnHere) : spawnHere();
     if (rc !== 0) throw new SysError('exec', rc);
+    if (handOverTerminal) giveTerminal(req.foregroundTty!, pid[0]);
     return pid[0];
   } finally {
     c.faDestroy(fa);
     c.attrDestroy(attr);
   }
+}
+
+/**
+ * Without addchdir_np: tsinit itself changes directory for the length of the spawn (the child
+ * inherits it). As root, before any credential switch; a directory that cannot be entered fails
+ * the spawn with its errno, as the file action would.
+ */
+function inDirectory(dir: string, run: () => number): number {
+  const back = process.cwd();
+  try {
+    process.chdir(dir);
+  } catch (e) {
+    return errno[(e as NodeJS.ErrnoException).code ?? ''] ?? errno.ENOENT;
+  }
+  try {
+    return run();
+  } finally {
+    process.chdir(back);
+  }
+}
+
+/**
+ * Without addtcsetpgrp_np: the child's group gets the terminal right after the spawn instead of
+ * before its exec. A child that read the terminal in between got SIGTTIN (it was still in the
+ * background), so it is continued, as job-control shells do. The SIGCONT is sent whether or not
+ * the stop was seen: a stop can be underway but not yet visible, and a SIGCONT sent after the
+ * terminal changed hands cancels a pending stop as well as an accomplished one, after which the
+ * interrupted read restarts in the foreground. (tsinit ignores SIGTTOU while it holds a terminal,
+ * so its own tcsetpgrp from the background is allowed.)
+ */
+function giveTerminal(tty: number, pgid: number): void {
+  try {
+    setForegroundGroup(tty, pgid);
+  } catch (e) {
+    debug('handing the terminal to %d: %s', pgid, (e as Error).message);
+    return;
+  }
+  kill(-pgid, SIGCONT);
 }
 
 // A child inherits the credentials and the niceness of the *thread* that spawns it. Raw syscalls
@@ -324,15 +549,17 @@ export function spawn(req: SpawnRequest): number {
 // with the user's ids, groups and niceness, with no window, and tsinit keeps root to reap and signal.
 // The saved uid stays 0 so the thread can switch back; exec copies the effective uid into the
 // child's saved uid, so the service cannot regain root.
-const SYSCALLS: Record<string, { setgroups: number; setresgid: number; setresuid: number }> = {
-  x64: { setgroups: 116, setresgid: 119, setresuid: 117 },
-  arm64: { setgroups: 159, setresgid: 149, setresuid: 147 },
-};
-const PRIO_PROCESS = 0;
 
 function rawSyscall(name: string, nr: number, ...args: number[]): void {
   const typed = args.flatMap((a) => ['long', a]);
   check(name, c.syscall(nr, ...typed) as number);
+}
+
+/** This thread's id: gettid(), or the raw syscall where the C library has no wrapper (glibc < 2.30). */
+function gettid(): number {
+  const f = optional('gettid');
+  if (f) return f() as number;
+  return check('syscall(SYS_gettid)', c.syscall(L().SYS_gettid) as number);
 }
 
 /** Runs `run` (a spawn, or node-pty's fork) with the service's credentials and niceness on this thread. */
@@ -341,52 +568,49 @@ export function withThreadCredentials<T>(
   nice: number | undefined,
   run: () => T,
 ): T {
-  const tid = c.gettid() as number;
-  const oldNice = c.getpriority(PRIO_PROCESS, tid) as number;
-  const nr = SYSCALLS[process.arch];
-  if (user && !nr) throw new Error(`--user is not supported on ${process.arch}`);
+  const l = L();
+  const tid = gettid();
+  const oldNice = c.getpriority(l.PRIO_PROCESS, tid) as number;
   const groupsBefore = user ? process.getgroups!() : [];
   const gidBefore = process.getgid!();
   try {
-    if (nice !== undefined) check('setpriority', c.setpriority(PRIO_PROCESS, tid, nice));
-    if (user && nr) {
+    if (nice !== undefined) check('setpriority', c.setpriority(l.PRIO_PROCESS, tid, nice));
+    if (user) {
       const list = Buffer.alloc(4 * Math.max(1, user.groups.length));
       user.groups.forEach((g, i) => list.writeUInt32LE(g, i * 4));
-      check('setgroups', c.syscall(nr.setgroups, 'long', user.groups.length, 'void *', list) as number);
-      rawSyscall('setresgid', nr.setresgid, user.gid, user.gid, -1);
-      rawSyscall('setresuid', nr.setresuid, user.uid, user.uid, -1);
+      check('setgroups', c.syscall(l.SYS_setgroups, 'long', user.groups.length, 'void *', list) as number);
+      rawSyscall('setresgid', l.SYS_setresgid, user.gid, user.gid, -1);
+      rawSyscall('setresuid', l.SYS_setresuid, user.uid, user.uid, -1);
     }
     return run();
   } finally {
-    if (user && nr) {
-      rawSyscall('setresuid', nr.setresuid, 0, 0, -1);
-      rawSyscall('setresgid', nr.setresgid, gidBefore, gidBefore, -1);
+    if (user) {
+      rawSyscall('setresuid', l.SYS_setresuid, 0, 0, -1);
+      rawSyscall('setresgid', l.SYS_setresgid, gidBefore, gidBefore, -1);
       const list = Buffer.alloc(4 * Math.max(1, groupsBefore.length));
       groupsBefore.forEach((g, i) => list.writeUInt32LE(g, i * 4));
-      c.syscall(nr.setgroups, 'long', groupsBefore.length, 'void *', list);
+      c.syscall(l.SYS_setgroups, 'long', groupsBefore.length, 'void *', list);
     }
-    if (nice !== undefined) c.setpriority(PRIO_PROCESS, tid, oldNice);
+    if (nice !== undefined) c.setpriority(l.PRIO_PROCESS, tid, oldNice);
   }
 }
 
 // ---- unix datagram sockets (sd_notify) -------------------------------------------------------
 
-const AF_UNIX = 1;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const SOCK_NONBLOCK = 0o4000;
-const MSG_DONTWAIT = 0x40;
-
 /** A non-blocking unix datagram socket bound to `path` (the NOTIFY_SOCKET systemd services write to). */
 export function bindDatagramSocket(path: string): number {
-  const fd = check('socket', c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  const addr = Buffer.alloc(110);
-  addr.writeUInt16LE(AF_UNIX, 0);
+  const l = L();
+  const fd = check('socket', c.socket(l.AF_UNIX, l.SOCK_DGRAM | l.SOCK_CLOEXEC | l.SOCK_NONBLOCK, 0));
+  const addr = Buffer.alloc(l.sockaddrUnSize);
+  addr.writeUInt16LE(l.AF_UNIX, 0);
   const p = Buffer.from(path);
-  if (p.length > 107) throw new SysError('bind', errno.ENAMETOOLONG);
-  p.copy(addr, 2);
+  if (p.length > l.sockaddrUnSize - l.sockaddrUnPath - 1) {
+    c.close(fd);
+    throw new SysError('bind', errno.ENAMETOOLONG);
+  }
+  p.copy(addr, l.sockaddrUnPath);
   try {
-    check('bind', c.bind(fd, addr, 2 + p.length + 1));
+    check('bind', c.bind(fd, addr, l.sockaddrUnPath + p.length + 1));
   } catch (e) {
     c.close(fd);
     throw e;
@@ -397,11 +621,9 @@ export function bindDatagramSocket(path: string): number {
 /** One datagram if one is waiting, else null. */
 export function receive(fd: number, max = 4096): Buffer | null {
   const buf = Buffer.alloc(max);
-  const n = Number(c.recv(fd, buf, max, MSG_DONTWAIT));
+  const n = Number(c.recv(fd, buf, max, L().MSG_DONTWAIT));
   if (n >= 0) return buf.subarray(0, n);
-  const e = koffi.errno();
+  const e = lastErrno();
   if (e === errno.EAGAIN || e === errno.EWOULDBLOCK || e === errno.EINTR) return null;
   throw new SysError('recv', e);
 }
-
-

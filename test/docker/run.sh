@@ -46,11 +46,14 @@ t=$(now_ms); ensure_engine; T_ENGINE=$(secs_since "$t")
 t=$(now_ms); ensure_base_image; T_BASE=$(secs_since "$t")
 
 # The install path users follow (docs/docker.md): npm pack, then npm install -g of the tarball.
+# --ignore-scripts skips the build (done already) and prepack, so the natives are bundled here.
 t=$(now_ms)
+node scripts/bundle-natives.mjs >"$WORK_DIR/natives.log" 2>&1 \
+  || { cat "$WORK_DIR/natives.log" >&2; die "scripts/bundle-natives.mjs failed"; }
 rm -rf "$CONTEXT_DIR" && mkdir -p "$CONTEXT_DIR"
 npm pack --ignore-scripts --silent --pack-destination "$CONTEXT_DIR" >"$WORK_DIR/pack.log" 2>&1 \
   || { cat "$WORK_DIR/pack.log" >&2; die "npm pack failed"; }
-TARBALL_NAME=$(basename "$CONTEXT_DIR"/tsinit-*.tgz)
+TARBALL_NAME=$(basename "$CONTEXT_DIR"/*.tgz)
 TARBALL="$CONTEXT_DIR/tsinit.tgz"
 mv "$CONTEXT_DIR/$TARBALL_NAME" "$TARBALL"
 say "packed $TARBALL_NAME: $(stat -c %s "$TARBALL") bytes"
@@ -77,8 +80,13 @@ s_tarball() {
     package/node_modules/commander/package.json package/node_modules/debug/package.json; do
     grep -qx "$want" <<<"$list" || fail "$want is not in the tarball" || return 1
   done
-  grep -qE '^package/node_modules/@koromix/koffi-linux-[^/]+/linux_[^/]+/koffi\.node$' <<<"$list" \
-    || fail "koffi's native binary is not in the tarball" || return 1
+  local arch libc
+  for arch in x64 arm64; do
+    for libc in linux musl; do
+      grep -qx "package/node_modules/@koromix/koffi-linux-$arch/${libc}_$arch/koffi.node" <<<"$list" \
+        || fail "koffi's native binary for $libc $arch is not in the tarball" || return 1
+    done
+  done
   if grep -qE '^package/node_modules/(typescript|esbuild|@esbuild|node-pty|@types)/' <<<"$list"; then
     fail "the tarball carries build-time or optional packages: $(grep -oE '^package/node_modules/[^/]+' <<<"$list" | sort -u | tr '\n' ' ')"
     return 1

@@ -1,0 +1,192 @@
+// The C library module: finding the library without native code, the layout tables, the fallback
+// decisions, and what a system without koffi or without an extension sees (no stack trace).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { elfInterpreter, libcCandidates, libcOfInterpreter, detectPlatform } from '../../src/sys/platform';
+import { LAYOUTS, layoutFor } from '../../src/sys/layout';
+import { cName, fdsToClose, openFds } from '../../src/sys/libc';
+import { cleanEnv, ROOT, tempDir } from '../helpers/harness';
+
+const LIBC_JS = join(ROOT, 'build', 'src', 'sys', 'libc.js');
+
+test('platform: the interpreter in an ELF header names the C library', () => {
+  const p = detectPlatform();
+  assert.notEqual(p.interpreter, null, 'this Node has a PT_INTERP');
+  assert.notEqual(p.libc, 'unknown', `interpreter ${p.interpreter}`);
+  assert.equal(libcOfInterpreter('/lib64/ld-linux-x86-64.so.2'), 'glibc');
+  assert.equal(libcOfInterpreter('/lib/ld-linux-aarch64.so.1'), 'glibc');
+  assert.equal(libcOfInterpreter('/lib/ld-musl-x86_64.so.1'), 'musl');
+  assert.equal(libcOfInterpreter('/lib/ld-musl-aarch64.so.1'), 'musl');
+  assert.equal(libcOfInterpreter('/system/bin/linker64'), 'unknown');
+  assert.equal(libcOfInterpreter(null), 'unknown');
+  // Not ELF, truncated, 32-bit: no interpreter, no exception.
+  assert.equal(elfInterpreter(Buffer.from('#!/bin/sh\necho hi\n')), null);
+  assert.equal(elfInterpreter(readFileSync(process.execPath).subarray(0, 40)), null);
+  const elf32 = Buffer.alloc(64);
+  elf32.write('\x7fELF', 0, 'latin1');
+  elf32[4] = 1;
+  assert.equal(elfInterpreter(elf32), null);
+  // A static executable: program headers without PT_INTERP.
+  const elf = Buffer.alloc(256);
+  elf.write('\x7fELF', 0, 'latin1');
+  elf[4] = 2;
+  elf[5] = 1;
+  elf.writeBigUInt64LE(64n, 32);
+  elf.writeUInt16LE(56, 54);
+  elf.writeUInt16LE(1, 56);
+  elf.writeUInt32LE(1, 64); // PT_LOAD
+  assert.equal(elfInterpreter(elf), null);
+  elf.writeUInt32LE(3, 64); // PT_INTERP at offset 128, 20 bytes with the NUL
+  elf.writeBigUInt64LE(128n, 64 + 8);
+  elf.writeBigUInt64LE(20n, 64 + 32);
+  elf.write('/lib/ld-musl-x.so.1\0', 128, 'latin1');
+  assert.equal(elfInterpreter(elf), '/lib/ld-musl-x.so.1');
+});
+
+test('platform: which names are tried for each C library', () => {
+  assert.deepEqual(libcCandidates({ libc: 'glibc', interpreter: '/lib64/ld-linux-x86-64.so.2' }, 'x64'), ['libc.so.6']);
+  assert.deepEqual(libcCandidates({ libc: 'musl', interpreter: '/lib/ld-musl-aarch64.so.1' }, 'arm64'), [
+    '/lib/ld-musl-aarch64.so.1', 'libc.musl-aarch64.so.1', '/lib/ld-musl-aarch64.so.1',
+  ]);
+  assert.deepEqual(libcCandidates({ libc: 'unknown', interpreter: null }, 'x64'), [
+    'libc.so.6', 'libc.musl-x86_64.so.1', '/lib/ld-musl-x86_64.so.1',
+  ]);
+});
+
+test('layout: a table for each supported C library and architecture, none for the others', () => {
+  assert.deepEqual(Object.keys(LAYOUTS).sort(), ['glibc-arm64', 'glibc-x64', 'musl-arm64', 'musl-x64']);
+  assert.equal(layoutFor('glibc', 'riscv64'), null);
+  assert.equal(layoutFor('uclibc', 'x64'), null);
+  assert.equal(layoutFor('musl', 'arm64')!.SYS_setresuid, 147);
+  assert.equal(layoutFor('glibc', 'x64')!.SYS_setresuid, 117);
+  // The layout C program prints exactly the table's names (the comparison itself needs a compiler:
+  // test/portability/check-layout.mjs).
+  const printed = [...readFileSync(join(ROOT, 'test', 'portability', 'layout.c'), 'utf8').matchAll(/V\("(\w+)"/g)].map((m) => m[1]);
+  assert.deepEqual(printed.sort(), Object.keys(LAYOUTS['glibc-x64']).sort());
+});
+
+test('closefrom fallback: every open fd from the wanted one up, and the staging fds', () => {
+  assert.deepEqual(fdsToClose([0, 1, 2, 3, 5, 19, 20], 5, [21, 22, 23]), [5, 19, 20, 21, 22, 23]);
+  assert.deepEqual(fdsToClose([0, 1, 2], 3, [3, 4, 5]), [3, 4, 5]);
+  assert.deepEqual(fdsToClose([0, 1, 2, 7, 8], 4, [7, 8]), [7, 8]);
+  const open = openFds();
+  assert.ok(open && [0, 1, 2].every((fd) => open.includes(fd)), `open fds: ${open}`);
+  assert.equal(cName('int posix_spawn_file_actions_addclosefrom_np(void *fa, int from)'), 'posix_spawn_file_actions_addclosefrom_np');
+  assert.equal(cName('void _exit(int status)'), '_exit');
+});
+
+/** What the libc module reports in a fresh process (it reads the environment when it first loads). */
+function describeWith(env: Record<string, string>): { libc: string; arch: string; fallbacks: string[] } {
+  const r = spawnSync(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(LIBC_JS)}).describe()))`], {
+    env: cleanEnv(env),
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+const ALL_FALLBACKS = [
+  'gettid',
+  'posix_spawn_file_actions_addchdir_np',
+  'posix_spawn_file_actions_addclosefrom_np',
+  'posix_spawn_file_actions_addtcsetpgrp_np',
+];
+
+test('FORCE_TSINIT_FALLBACKS=1 takes every fallback; without it only the missing extensions', () => {
+  const forced = describeWith({ FORCE_TSINIT_FALLBACKS: '1' });
+  assert.deepEqual(forced.fallbacks.sort(), ALL_FALLBACKS);
+  assert.equal(forced.arch, process.arch);
+  const normal = describeWith({ FORCE_TSINIT_FALLBACKS: '' });
+  assert.equal(normal.libc, forced.libc);
+  assert.ok(normal.fallbacks.every((f) => ALL_FALLBACKS.includes(f)), normal.fallbacks.join());
+  assert.deepEqual(describeWith({ FORCE_TSINIT_FALLBACKS: '0' }).fallbacks, normal.fallbacks);
+});
+
+interface Ran { code: number | null; stdout: string; stderr: string }
+function runEntry(entry: string, args: string[], env: Record<string, string> = {}): Promise<Ran> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [entry, ...args], { env: cleanEnv({ NODE_PATH: '', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => (stdout += d));
+    proc.stderr.on('data', (d) => (stderr += d));
+    proc.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('without koffi: --version, --help and usage errors work; a run says why it cannot, exit 125', async () => {
+  // A copy of the bundle with no node_modules at all (nor one in any parent directory: /tmp).
+  const dir = tempDir();
+  mkdirSync(join(dir, 'dist'));
+  copyFileSync(join(ROOT, 'dist', 'tsinit.js'), join(dir, 'dist', 'tsinit.js'));
+  writeFileSync(join(dir, 'package.json'), '{"name":"copy","version":"0.0.0"}');
+  const entry = join(dir, 'dist', 'tsinit.js');
+  const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+
+  let r = await runEntry(entry, ['--version']);
+  assert.deepEqual(r, { code: 0, stdout: `${version}\n`, stderr: '' });
+  r = await runEntry(entry, ['--help']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: tsinit /);
+  r = await runEntry(entry, ['--no-such-option', '--', 'true']);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /^tsinit: unknown option '--no-such-option'/);
+  r = await runEntry(entry, ['--', 'true']);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /^tsinit: cannot load koffi's native module for linux-\w+: Cannot find module 'koffi'/);
+  assert.equal(r.stderr.split('\n').length, 2, `one line, no stack trace: ${r.stderr}`);
+});
+
+test('fallbacks keep the fd promise: the service gets 0-2 and the mapped fds, nothing tsinit had open', async () => {
+  for (const force of ['0', '1']) {
+    // tsinit is started with an extra inherited fd 3 and 4 (not close-on-exec in tsinit).
+    const proc = spawn(join(ROOT, 'bin', 'tsinit'), ['--', 'sh', '-c', 'ls /proc/$$/fd'], {
+      env: cleanEnv({ FORCE_TSINIT_FALLBACKS: force }),
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout!.on('data', (d) => (stdout += d));
+    proc.stderr!.on('data', (d) => (stderr += d));
+    const code = await new Promise((r) => proc.on('close', r));
+    assert.equal(code, 0, `force=${force}: ${stderr}`);
+    assert.equal(stdout, '0\n1\n2\n', `force=${force}: the service's fds`);
+  }
+});
+
+interface MiniPty {
+  onData(cb: (d: Buffer | string) => void): unknown;
+  onExit(cb: (e: { exitCode: number }) => void): unknown;
+  write(data: string): void;
+  kill(signal?: string): void;
+}
+// node-pty, tsinit's optional dependency, is the terminal these tests type into.
+const nodePty = require('node-pty') as { spawn(file: string, args: string[], opts: Record<string, unknown>): MiniPty };
+
+test('fallbacks keep the terminal promise: a service that reads its terminal at once gets the line', { timeout: 60_000 }, async (ctx) => {
+  // The service reads before it prints anything: without addtcsetpgrp_np that read can come
+  // before tsinit hands over the terminal (SIGTTIN), and tsinit must continue it.
+  for (const force of ['1', '0']) {
+    for (let i = 0; i < 10; i++) {
+      const term = nodePty.spawn(join(ROOT, 'bin', 'tsinit'), ['--', 'sh', '-c', 'read line; echo "GOT:$line"'], {
+        name: 'xterm', cols: 80, rows: 24, cwd: ROOT, env: cleanEnv({ FORCE_TSINIT_FALLBACKS: force }),
+      });
+      let out = '';
+      term.onData((d) => (out += d.toString()));
+      const onAbort = () => {
+        ctx.diagnostic(`force=${force} run ${i}: the terminal showed ${JSON.stringify(out)}`);
+        term.kill('SIGKILL');
+      };
+      ctx.signal.addEventListener('abort', onAbort);
+      const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+      term.write(`w${i}\r`);
+      const code = await exited;
+      ctx.signal.removeEventListener('abort', onAbort);
+      assert.equal(code, 0, `force=${force} run ${i}: ${JSON.stringify(out)}`);
+      assert.match(out, new RegExp(`GOT:w${i}`), `force=${force} run ${i}`);
+    }
+  }
+});
