@@ -144,11 +144,6 @@ function shortStatus(s: ExitStatus): string {
   return s.signal !== null ? signalName(s.signal) : String(s.code);
 }
 
-/** The human line for an event, without the prefix (exported for tests and the docs). */
-export function humanLine(e: TsinitEvent): string {
-  return describe(e)[1];
-}
-
 /** Writes a whole string to an fd, retrying on EAGAIN (a service may make a shared pipe non-blocking). */
 export function writeAll(fd: number, text: string): void {
   let buf = Buffer.from(text);

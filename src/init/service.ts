@@ -204,7 +204,6 @@ export class Service {
           argv: prepared.argv,
           env: prepared.env,
           fds: [...(output?.serviceFds() ?? []), ...prepared.fds],
-          grouping: 'group',
           foregroundTty: terminal.fd ?? undefined,
           user,
           nice: cfg.nice,

@@ -95,7 +95,7 @@ export class Sidecar {
     const fds: Array<[number, number]> = [[0, this.out.read]];
     if (this.err) fds.push([3, this.err.read]);
     try {
-      this.logger = spawnChild({ argv: this.argv(), fds, grouping: 'group' }, this.reaper);
+      this.logger = spawnChild({ argv: this.argv(), fds }, this.reaper);
     } catch (e) {
       if (!(e instanceof SpawnError)) throw e;
       this.events.emit({ type: 'spawn-failed', role: 'logger', command: e.command, reason: e.reason, exitCode: e.exitCode });

@@ -11,7 +11,6 @@ export interface ChildSpec {
   env?: Record<string, string>;
   /** [childFd, tsinitFd]; 0, 1 and 2 default to tsinit's own */
   fds?: Array<[number, number]>;
-  grouping: libc.SpawnRequest['grouping'];
   foregroundTty?: number;
   user?: libc.SpawnRequest['user'];
   nice?: number;
@@ -37,7 +36,8 @@ export function spawnChild(spec: ChildSpec, reaper: Reaper): Child {
     argv: spec.argv,
     env: environment(spec.env),
     fds: [...fds.entries()].filter(([, parent]) => parent >= 0),
-    grouping: spec.grouping,
+    // Every child gets a process group of its own, so that a signal reaches what it forked.
+    grouping: 'group',
     foregroundTty: spec.foregroundTty,
     user: spec.user,
     nice: spec.nice,
@@ -55,7 +55,7 @@ export function spawnChild(spec: ChildSpec, reaper: Reaper): Child {
     }
     throw explain(spec.argv[0], e);
   }
-  return { pid, pgid: spec.grouping === 'inherit' ? libc.getProcessGroup() : pid, exited: reaper.watch(pid) };
+  return { pid, pgid: pid, exited: reaper.watch(pid) };
 }
 
 /** Sends `sig` to the child's group (or the child alone); false if nothing was there to receive it. */

@@ -24,8 +24,6 @@ export interface NotifyMessage {
   stopping: boolean;
   /** WATCHDOG=1 -> 'ping', WATCHDOG=trigger -> 'trigger' */
   watchdog: 'ping' | 'trigger' | null;
-  /** MAINPID=: the service says its main process is this pid (a daemon that forked) */
-  mainPid?: number;
   /** EXTEND_TIMEOUT_USEC=, in microseconds */
   extendTimeoutUsec?: number;
   /** WATCHDOG_USEC=: the service changes its watchdog period (0: off) */
@@ -34,7 +32,7 @@ export interface NotifyMessage {
   status?: string;
   /** ERRNO=: the service's last error, for humans */
   errno?: number;
-  /** assignments that are not understood or not valid, for debug lines ("FDSTORE=1", "MAINPID=abc") */
+  /** assignments that are not understood or not valid, for debug lines ("FDSTORE=1", "MAINPID=4242") */
   ignored: string[];
 }
 
@@ -71,12 +69,6 @@ function applyAssignment(msg: NotifyMessage, key: string, value: string): boolea
       else if (value === 'trigger') msg.watchdog = 'trigger'; // trigger wins over a ping in the same datagram
       else return false;
       return true;
-    case 'MAINPID': {
-      const n = UINT.test(value) ? Number(value) : 0;
-      if (n <= 0 || n > 2 ** 22) return false;
-      msg.mainPid = n;
-      return true;
-    }
     case 'EXTEND_TIMEOUT_USEC':
     case 'WATCHDOG_USEC': {
       if (!UINT.test(value)) return false;
@@ -205,11 +197,6 @@ export class NotifySocket {
       throw e;
     }
     return new NotifySocket(path, fd, handlers, opts);
-  }
-
-  /** The service's NOTIFY_SOCKET (and WATCHDOG_USEC / WATCHDOG_PID): see notifyEnv. */
-  env(watchdogMs?: number, watchdogPid?: number): Record<string, string> {
-    return notifyEnv({ socketPath: this.path, watchdogMs, watchdogPid });
   }
 
   /** Reads every datagram waiting (up to a bound); returns how many. Called by the timer, or directly. */

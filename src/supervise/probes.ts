@@ -108,7 +108,6 @@ export class HealthCmdProbe extends OneAtATime {
       child = spawnChild(
         {
           argv: ['/bin/sh', '-c', this.target],
-          grouping: 'group',
           fds: [[0, devNull], [1, w], [2, w]],
           env: this.opts.env,
           user: this.opts.user,

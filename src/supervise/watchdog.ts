@@ -414,13 +414,4 @@ export class Watchdog {
     const span = this.phase === 'starting' ? (this.cfg.startTimeoutMs ?? 0) : this.periodMs;
     this.deadline = span > 0 ? now + span : null;
   }
-
-  /** For debug lines and reports. */
-  describe(now: number): { phase: WatchdogPhase; silentMs: number; remainingMs: number | null } {
-    return {
-      phase: this.phase,
-      silentMs: now - (this.lastBeatAt ?? this.startedAt),
-      remainingMs: this.deadline === null ? null : this.deadline - now,
-    };
-  }
 }

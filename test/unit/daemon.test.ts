@@ -197,7 +197,7 @@ test('a real daemon: sh -c "sleep 30 & echo $! > P; exit 0" is adopted through i
   const path = join(dir, 'd.pid');
   const watcher = new PidfileWatcher(path);
   watcher.baseline();
-  const first = spawnChild({ argv: ['/bin/sh', '-c', `sleep 30 & echo $! > ${path}; exit 0`], grouping: 'group' }, reaper);
+  const first = spawnChild({ argv: ['/bin/sh', '-c', `sleep 30 & echo $! > ${path}; exit 0`] }, reaper);
   const firstStart = readStat(first.pid)?.starttime;
   let firstExit: Awaited<typeof first.exited> | null = null;
   void first.exited.then((s) => (firstExit = s));

@@ -140,7 +140,7 @@ test('a real tree: sleep shows S, a SIGSTOPped process T stopped, a busy loop R 
   reaper.start();
   // One parent with three children: sleeping, stopped, spinning.
   const parent = spawnChild(
-    { argv: ['/bin/sh', '-c', 'sleep 60 & sleep 60 & while :; do :; done & wait'], grouping: 'group' },
+    { argv: ['/bin/sh', '-c', 'sleep 60 & sleep 60 & while :; do :; done & wait'] },
     reaper,
   );
   try {
@@ -185,7 +185,7 @@ test('takeSnapshot: a pid that does not exist gives an empty tree; spared subtre
   assert.deepEqual(takeSnapshot(2 ** 22 + 1).procs, []);
   const reaper = new Reaper();
   reaper.start();
-  const parent = spawnChild({ argv: ['/bin/sh', '-c', '(sleep 60; :) & sleep 60 & wait'], grouping: 'group' }, reaper);
+  const parent = spawnChild({ argv: ['/bin/sh', '-c', '(sleep 60; :) & sleep 60 & wait'] }, reaper);
   try {
     const kids = await eventually('two children', () => {
       const k = takeSnapshot(parent.pid).procs.filter((p) => p.ppid === parent.pid);

@@ -495,7 +495,6 @@ test('FdHeartbeat: each write of the service is a beat; EOF once the service is 
         argv: ['/bin/sh', '-c', 'for i in 1 2 3; do echo alive >&"$TSINIT_WATCHDOG_FD"; done'],
         env: hb.env(),
         fds: hb.fds(),
-        grouping: 'group',
       },
       reaper,
     );
@@ -516,7 +515,7 @@ test('FdHeartbeat: the service gets only the write end, as fd 3', () =>
     const dir = mkdtempSync(join(tmpdir(), 'tsinit-hb-'));
     const out = join(dir, 'fds');
     const child = spawnChild(
-      { argv: ['/bin/sh', '-c', `ls /proc/self/fd > ${out}; readlink /proc/self/fd/3 >> ${out}`], fds: hb.fds(), grouping: 'group' },
+      { argv: ['/bin/sh', '-c', `ls /proc/self/fd > ${out}; readlink /proc/self/fd/3 >> ${out}`], fds: hb.fds() },
       reaper,
     );
     hb.spawned();
