@@ -97,12 +97,18 @@ function withSocket(run: (sock: NotifySocket, got: NotifyMessage[], path: string
   }
 }
 
-test('NotifySocket: a real datagram from python3 (what sd_notify sends)', () => {
+/**
+ * Sends each message as one datagram to the socket at `path`, with util-linux's logger(1): its syslog
+ * header comes first, on a line of its own, which the parser ignores like any line it does not know.
+ */
+function sendDatagrams(path: string, ...messages: string[]): void {
+  for (const m of messages) execFileSync('logger', ['--socket', path, '--socket-errors=on', '--', `header\n${m}`]);
+}
+
+test('NotifySocket: real datagrams, as sd_notify sends them', () => {
   withSocket((sock, got, path) => {
     assert.equal(sock.poll(), 0, 'nothing waiting');
-    const py = 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\n' +
-      'for m in sys.argv[2:]: s.sendto(m.encode(), sys.argv[1])';
-    execFileSync('python3', ['-c', py, path, 'READY=1\nSTATUS=up', 'WATCHDOG=1', 'WATCHDOG=trigger']);
+    sendDatagrams(path, 'READY=1\nSTATUS=up', 'WATCHDOG=1', 'WATCHDOG=trigger');
     // The datagrams are in the socket's queue once sendto has returned: no waiting needed.
     assert.equal(sock.poll(), 3);
     assert.deepEqual(got.map((m) => [m.ready, m.status, m.watchdog]), [
@@ -159,7 +165,7 @@ test('NotifySocket: polls by itself with a timer (unref: it never keeps tsinit a
   // Keep the test's event loop alive until the message arrives (the socket's own timer does not).
   const keepAlive = setInterval(() => undefined, 1000);
   try {
-    execFileSync('socat', ['-u', 'STDIN', `UNIX-SENDTO:${path}`], { input: 'READY=1' });
+    sendDatagrams(path, 'READY=1');
     assert.equal((await first).ready, true);
   } finally {
     clearInterval(keepAlive);
