@@ -80,6 +80,38 @@ export function parseRateLimit(text: string): RateLimit {
   return { count: Number(m[1]), windowMs };
 }
 
+/**
+ * At most N events within a sliding window ("N/DURATION": --restart-limit, --logger-restart-limit,
+ * --watchdog-max-kills). Pure: the caller passes the time of each event.
+ */
+export class RateLimiter {
+  private times: number[] = [];
+  constructor(readonly limit: RateLimit) {}
+
+  /** Records an event at `now` if the limit allows it. */
+  tryTake(now: number): boolean {
+    this.prune(now);
+    if (this.times.length >= this.limit.count) return false;
+    this.times.push(now);
+    return true;
+  }
+
+  /** events within the window ending at `now` */
+  count(now: number): number {
+    this.prune(now);
+    return this.times.length;
+  }
+
+  /** events within the last `ms` (shorter than the window) before `now` */
+  within(now: number, ms: number): number {
+    return this.times.filter((t) => t > now - ms).length;
+  }
+
+  private prune(now: number): void {
+    this.times = this.times.filter((t) => t > now - this.limit.windowMs);
+  }
+}
+
 // ---- signal names ---------------------------------------------------------------------------------
 
 const BY_NAME = constants.signals as Record<string, number>;

@@ -14,6 +14,7 @@ import { escalate } from '../process/escalate';
 import { Reaper } from '../process/reaper';
 import { ExitStatus } from '../exit-status';
 import { SIGKILL, SIGTERM } from '../signals';
+import { RateLimiter } from '../values';
 import * as libc from '../sys/libc';
 import createDebug from '../debug';
 
@@ -43,7 +44,8 @@ export class Sidecar {
   private out: Pipe;
   private err: Pipe | null = null;
   private logger: Child | null = null;
-  private restarts: number[] = [];
+  /** the logger's restarts, within --logger-restart-limit's window */
+  private readonly restarts: RateLimiter;
   private draining = false;
   /** the grace period is over: the logger is being stopped, not restarted */
   private terminating = false;
@@ -57,6 +59,7 @@ export class Sidecar {
     private readonly events: EventLog,
     private readonly onGiveUp: () => void,
   ) {
+    this.restarts = new RateLimiter(opts.loggerRestartLimit);
     this.out = this.makePipe();
     if (opts.loggerStderr === 'separate') this.err = this.makePipe();
   }
@@ -125,21 +128,19 @@ export class Sidecar {
       return this.notifyExit();
     }
     const t = now();
-    this.restarts = this.restarts.filter((at) => t - at < this.opts.loggerRestartLimit.windowMs);
-    if (this.restarts.length >= this.opts.loggerRestartLimit.count) {
+    if (!this.restarts.tryTake(t)) {
       this.gaveUp = true;
       this.events.emit({ type: 'exited', role: 'logger', pid: logger.pid, status });
       this.events.emit({
         type: 'logger-gave-up',
-        restarts: this.restarts.length,
+        restarts: this.restarts.count(t),
         windowMs: this.opts.loggerRestartLimit.windowMs,
       });
       this.onGiveUp();
       return this.notifyExit();
     }
-    this.restarts.push(t);
-    const delayMs = this.draining ? 0 : loggerRestartDelay(this.restarts.filter((at) => t - at < 1000).length - 1);
-    this.events.emit({ type: 'logger-restart', pid: logger.pid, status, attempt: this.restarts.length, delayMs });
+    const delayMs = this.draining ? 0 : loggerRestartDelay(this.restarts.within(t, 1000) - 1);
+    this.events.emit({ type: 'logger-restart', pid: logger.pid, status, attempt: this.restarts.count(t), delayMs });
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (!this.start()) {

@@ -6,7 +6,7 @@
 // a run "succeeded" is judged from the run's own start and exit timestamps, never from when a timer
 // happened to fire (supervisord#1285 counted a process that died after 5 ms as running, because its
 // check ran late).
-import { RateLimit } from '../values';
+import { RateLimit, RateLimiter } from '../values';
 
 export type RestartMode = 'no' | 'on-failure' | 'always';
 
@@ -68,8 +68,8 @@ export function defaultResetAfterMs(delayMaxMs: number): number {
 
 export class RestartPolicy {
   private readonly resetAfterMs: number;
-  /** exit times of the runs that were restarted, pruned to the window */
-  private restartTimes: number[] = [];
+  /** the exits that were restarted, within the limit's window */
+  private restarts: RateLimiter;
   /** the delay the next restart of this series gets; doubles per restart, up to the cap */
   private nextDelayMs: number;
   /** every restart ever decided, for the record */
@@ -77,6 +77,7 @@ export class RestartPolicy {
 
   constructor(private readonly cfg: RestartPolicyConfig) {
     this.resetAfterMs = cfg.resetAfterMs ?? defaultResetAfterMs(cfg.delayMaxMs);
+    this.restarts = new RateLimiter(cfg.limit);
     this.nextDelayMs = Math.min(cfg.delayMs, cfg.delayMaxMs);
   }
 
@@ -89,27 +90,25 @@ export class RestartPolicy {
   decide(run: RunResult): RestartDecision {
     const { policy, limit } = this.cfg;
     // The window is anchored at this exit: restarts decided more than windowMs before it no longer count.
-    this.restartTimes = this.restartTimes.filter((t) => t > run.exitedAt - limit.windowMs);
     const wants = policy === 'always' || (policy === 'on-failure' && this.isFailure(run));
     if (!wants) {
-      return { restart: false, reason: 'policy', restarts: this.restartTimes.length, windowMs: limit.windowMs };
+      return { restart: false, reason: 'policy', restarts: this.restarts.count(run.exitedAt), windowMs: limit.windowMs };
     }
-    if (this.restartTimes.length >= limit.count) {
-      return { restart: false, reason: 'limit', restarts: this.restartTimes.length, windowMs: limit.windowMs };
+    if (!this.restarts.tryTake(run.exitedAt)) {
+      return { restart: false, reason: 'limit', restarts: this.restarts.count(run.exitedAt), windowMs: limit.windowMs };
     }
     // A run that stayed up long enough was healthy: its crash starts a new series at the first delay.
     const uptime = run.exitedAt - run.startedAt;
     if (uptime >= this.resetAfterMs) this.nextDelayMs = Math.min(this.cfg.delayMs, this.cfg.delayMaxMs);
     const delayMs = this.nextDelayMs;
     this.nextDelayMs = Math.min(this.cfg.delayMaxMs, delayMs * 2);
-    this.restartTimes.push(run.exitedAt);
     this.totalRestarts++;
-    return { restart: true, delayMs, attempt: this.restartTimes.length, limit: limit.count };
+    return { restart: true, delayMs, attempt: this.restarts.count(run.exitedAt), limit: limit.count };
   }
 
   /** Forgets the crash history (for a deliberate restart from outside, if one is ever added). */
   reset(): void {
-    this.restartTimes = [];
+    this.restarts = new RateLimiter(this.cfg.limit);
     this.nextDelayMs = Math.min(this.cfg.delayMs, this.cfg.delayMaxMs);
   }
 }

@@ -22,7 +22,7 @@
 //     it is reported once per cause, and a deadline that expires while a checker has failed since the
 //     last heartbeat is reported as "cannot tell", not acted upon.
 //   - A kill-rate limit: past it, tsinit stops killing and says so at every further miss.
-import { RateLimit } from '../values';
+import { RateLimit, RateLimiter } from '../values';
 
 export interface ProbeConfig {
   /** names the source in reports: 'health-cmd', 'health-http' */
@@ -85,30 +85,6 @@ export type WatchdogEvent =
   | { type: 'kill-limited'; cause: KillCause; silentMs: number; source: string; detail: string; kills: number; windowMs: number };
 
 export type WatchdogPhase = 'idle' | 'starting' | 'running' | 'stopping' | 'killed';
-
-/** N events within a sliding window (--watchdog-max-kills, and any other "N/DURATION"). Pure. */
-export class RateLimiter {
-  private times: number[] = [];
-  constructor(readonly limit: RateLimit) {}
-
-  /** Records an event at `now` if the limit allows it. */
-  tryTake(now: number): boolean {
-    this.prune(now);
-    if (this.times.length >= this.limit.count) return false;
-    this.times.push(now);
-    return true;
-  }
-
-  /** events within the window ending at `now` */
-  count(now: number): number {
-    this.prune(now);
-    return this.times.length;
-  }
-
-  private prune(now: number): void {
-    this.times = this.times.filter((t) => t > now - this.limit.windowMs);
-  }
-}
 
 /** A tick interval that detects a miss quickly without costing much: a tenth of the period, 50 ms..1 s. */
 export function recommendedTickMs(periodMs: number): number {
