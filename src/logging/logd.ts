@@ -69,7 +69,10 @@ function checkRange(n: number, min: number, max: number, what: string, range: st
 
 // ---- small effects -------------------------------------------------------------------------------
 
-/** One line on stderr, never through process.stderr (see DESIGN.md section 5). */
+/**
+ * One line on stderr, never through process.stderr: Node makes a pipe behind process.stderr
+ * non-blocking, and the description is shared with the service, whose writes then fail with EAGAIN.
+ */
 export function say(text: string): void {
   writeFully(2, Buffer.from(`tsinit: logd: ${text}\n`));
 }

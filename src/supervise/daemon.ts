@@ -3,7 +3,8 @@
 // daemon is reparented to tsinit: it is adopted by observation (which of tsinit's children survived),
 // not by counting forks. A pidfile chooses among several survivors, and is trusted only when it names a
 // live child of tsinit: pids are small and reused in containers, and a stale pidfile often names an
-// unrelated live process (story 3's "already running" loop).
+// unrelated live process (a service that believes it is "already running" and exits, restarted into
+// the same belief, forever).
 //
 // DaemonTracker is pure (times are passed in); observeDaemon and PidfileWatcher read /proc and the file.
 import { readFileSync, statSync } from 'node:fs';

@@ -138,7 +138,8 @@ function statAsync(path: string): Promise<StatLike> {
 
 /**
  * The service touches a file; tsinit notices the mtime change by polling stat (never inotify:
- * watches are a per-user kernel resource that runs out, and do not work on every filesystem, story 5).
+ * watches are a per-user kernel resource that runs out, and do not work on every filesystem: network
+ * and overlay mounts miss changes made elsewhere).
  * Only a change counts: the state at start() is the baseline, so a file left by an earlier incarnation
  * is not a heartbeat. One stat in flight at a time: a stat that hangs (a dead NFS server) is reported
  * as unknown, not stacked up. Only the change is used, never the mtime's value, which is wall-clock

@@ -211,8 +211,8 @@ export interface HealthHttpOptions {
 /**
  * GET URL with a fresh connection (agent: false), `Connection: close`, and the socket destroyed as soon
  * as the status line is in, whatever happens: no keep-alive pool and nothing left half-closed, so a
- * thousand probes leave no sockets behind (story 4's FIN_WAIT pile-up). 200-399 is healthy, as in
- * Kubernetes; https is not verified, as in Kubernetes.
+ * thousand probes leave no sockets behind (no pile-up in FIN_WAIT or TIME_WAIT on the service's
+ * side). 200-399 is healthy, as in Kubernetes; https is not verified, as in Kubernetes.
  */
 export class HealthHttpProbe extends OneAtATime {
   readonly source = 'health-http';

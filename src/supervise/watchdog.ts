@@ -1,7 +1,7 @@
 // The watchdog's decisions: heartbeat deadlines, probe bookkeeping (one in flight, timeout, failure
 // threshold, as Kubernetes), and the guards that keep tsinit from blaming the service for its own
-// trouble (story 4). Pure and driven by the caller: every input carries `now` (performance.now(),
-// monotonic milliseconds) and nothing here reads a clock or sets a timer.
+// trouble (a stalled event loop, a probe that cannot run). Pure and driven by the caller: every
+// input carries `now` (monotonic milliseconds) and nothing here reads a clock or sets a timer.
 //
 // The caller
 //   - calls start(now) when an incarnation of the service is spawned, stop() when it has exited;

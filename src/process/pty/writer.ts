@@ -120,7 +120,7 @@ export class FdWriter {
 /**
  * A non-blocking description of what `fd` points to, private to tsinit: O_NONBLOCK on the shared
  * description would make the writes of everyone else who shares it (the caller, a shell) fail with
- * EAGAIN (DESIGN.md section 5). Pipes and terminals are reopened through /proc; anything else
+ * EAGAIN, as it does to a service that shares tsinit's stdout. Pipes and terminals are reopened through /proc; anything else
  * (a regular file, whose offset must be shared; a socket, which cannot be reopened) is written
  * as it is.
  */
