@@ -7,6 +7,7 @@
 // takeSnapshot reads /proc (and tolerates processes vanishing meanwhile); formatReport is pure and
 // turns snapshot data into lines.
 import { now } from './clock';
+import { formatElapsed, formatKb, formatSeconds } from './values';
 import { descendantsOf, kernelUnits, listProcesses, readCmdline, readStat, readUptimeSeconds, readWchan } from './sys/proc';
 import { readdirSync } from 'node:fs';
 
@@ -142,26 +143,9 @@ export interface ReportOptions {
   maxCommandChars?: number;
 }
 
-/** 0.004 -> "0.00s", 75 -> "1m15s", 7322 -> "2h02m", 200000 -> "2d07h". */
-export function formatElapsed(sec: number): string {
-  if (!Number.isFinite(sec) || sec < 0) return '?';
-  if (sec < 60) return `${Math.floor(sec)}s`;
-  const pad = (n: number) => String(n).padStart(2, '0');
-  if (sec < 3600) return `${Math.floor(sec / 60)}m${pad(Math.floor(sec % 60))}s`;
-  if (sec < 86_400) return `${Math.floor(sec / 3600)}h${pad(Math.floor((sec % 3600) / 60))}m`;
-  return `${Math.floor(sec / 86_400)}d${pad(Math.floor((sec % 86_400) / 3600))}h`;
-}
-
 function cpu(ticks: number, hz: number): string {
   const sec = ticks / hz;
   return sec < 100 ? `${sec.toFixed(2)}s` : formatElapsed(sec);
-}
-
-/** 812 -> "812K", 3300 -> "3.2M", 1.5e6 -> "1.4G". */
-export function formatKb(kb: number): string {
-  if (kb < 1024) return `${kb}K`;
-  if (kb < 1024 * 1024) return `${(kb / 1024).toFixed(1)}M`;
-  return `${(kb / 1024 / 1024).toFixed(1)}G`;
 }
 
 function depthsOf(snap: TreeSnapshot): Map<number, number> {
@@ -241,8 +225,7 @@ export function formatReport(snap: TreeSnapshot, opts: ReportOptions = {}): stri
     sumS += delta(p.stimeTicks, prev?.stimeTicks);
   }
   if (since) {
-    const ago = (snap.takenAt - since.takenAt) / 1000;
-    header += `; CPU since ${opts.sinceLabel ?? 'the last heartbeat'} (${ago.toFixed(1)}s ago): ` +
+    header += `; CPU since ${opts.sinceLabel ?? 'the last heartbeat'} (${formatSeconds(snap.takenAt - since.takenAt)} ago): ` +
       `user ${cpu(sumU, hz)}, system ${cpu(sumS, hz)}`;
   }
   lines.push(header);

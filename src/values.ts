@@ -19,10 +19,26 @@ export function parseDuration(text: string): number {
   return Math.round(ms);
 }
 
+/** A duration the user gave or a limit: 400 -> "400ms", 31200 -> "31.2s", 3600000 -> "60m". */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`;
   return `${Number((ms / 60_000).toFixed(1))}m`;
+}
+
+/** A measured time, always in seconds with one decimal: 3000 -> "3.0s", 420 -> "0.4s". */
+export function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** 0.004 -> "0.00s", 75 -> "1m15s", 7322 -> "2h02m", 200000 -> "2d07h". */
+export function formatElapsed(sec: number): string {
+  if (!Number.isFinite(sec) || sec < 0) return '?';
+  if (sec < 60) return `${Math.floor(sec)}s`;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (sec < 3600) return `${Math.floor(sec / 60)}m${pad(Math.floor(sec % 60))}s`;
+  if (sec < 86_400) return `${Math.floor(sec / 3600)}h${pad(Math.floor((sec % 3600) / 60))}m`;
+  return `${Math.floor(sec / 86_400)}d${pad(Math.floor((sec % 86_400) / 3600))}h`;
 }
 
 // ---- sizes ----------------------------------------------------------------------------------------
@@ -34,6 +50,20 @@ export function parseSize(text: string): number {
   const unit = (m[2] ?? 'b').toLowerCase()[0];
   const factor = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit] ?? 1;
   return Number(m[1]) * factor;
+}
+
+/** A size in prose: 812 -> "812 bytes", 3300 -> "3.2 KiB", 1.5e6 -> "1.4 MiB". */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** 812 -> "812K", 3300 -> "3.2M", 1.5e6 -> "1.4G". */
+export function formatKb(kb: number): string {
+  if (kb < 1024) return `${kb}K`;
+  if (kb < 1024 * 1024) return `${(kb / 1024).toFixed(1)}M`;
+  return `${(kb / 1024 / 1024).toFixed(1)}G`;
 }
 
 // ---- numbers, booleans, choices ------------------------------------------------------------------------

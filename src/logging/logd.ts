@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { parseInteger, parseSize, UsageError } from '../values';
+import { formatBytes, formatSeconds, parseInteger, parseSize, UsageError } from '../values';
 import { lastSeqInTail, LineSplitter, RecordSink, streamKey } from './records';
 import { CURRENT, filesToPrune, rotatedFiles, rotatedName, rotationTime } from './rotate';
 import { SIGHUP, SIGINT, SIGTERM } from '../signals';
@@ -111,12 +111,6 @@ function fileOp<T>(op: string, path: string, fn: () => T): T {
     const reason = /^[A-Z0-9]+: ([^,]+)/.exec(err.message)?.[1] ?? err.message;
     throw new FileError(op, path, err.code, reason);
   }
-}
-
-function sizeText(n: number): string {
-  if (n < 1024) return `${n} bytes`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 // ---- the files -----------------------------------------------------------------------------------
@@ -572,7 +566,7 @@ class Logd {
     if (this.blocked) {
       const waited = performance.now() - this.blocked.since;
       this.stalledMs += waited;
-      say(`writing again after ${(waited / 1000).toFixed(1)}s (${this.blocked.attempts} attempts); nothing was lost`);
+      say(`writing again after ${formatSeconds(waited)} (${this.blocked.attempts} attempts); nothing was lost`);
       this.blocked = null;
       this.retryMs = RETRY_FIRST_MS;
     }
@@ -599,7 +593,7 @@ class Logd {
     this.blocked = { since: performance.now(), message: e.message, attempts: 1 };
     this.pauseAll();
     const { records, bytes } = this.pending();
-    say(`${e.message}; holding ${records} records (${sizeText(bytes)}) and not reading input until it can write (retrying)`);
+    say(`${e.message}; holding ${records} records (${formatBytes(bytes)}) and not reading input until it can write (retrying)`);
   }
 
   /** After a failed write: retry later, or, when told to stop, give up and say what is lost. */
@@ -612,7 +606,7 @@ class Logd {
       }
       const { records, bytes, unencoded } = this.pending();
       const what = this.blocked ? this.blocked.message : 'cannot write';
-      say(`stopping with ${records} records (${sizeText(bytes)}) and ${sizeText(unencoded)} of input not written (${what}): they are lost`);
+      say(`stopping with ${records} records (${formatBytes(bytes)}) and ${formatBytes(unencoded)} of input not written (${what}): they are lost`);
       return this.resolve(EXIT_LOST);
     }
     if (this.retryTimer) return;
