@@ -19,7 +19,7 @@ import { SIGCONT, SIGKILL } from '../signals';
 import { DaemonTracker, observeDaemon, PidfileWatcher } from '../supervise/daemon';
 import { RestartPolicy, RestartPolicyConfig } from '../supervise/restart-policy';
 import { ServiceWatch, WatchConfig, wantsWatch } from '../supervise/service-watch';
-import type { WatchdogEvent } from '../supervise/watchdog';
+import type { WatchdogEvent } from '../event-catalogue';
 import { readStat } from '../sys/proc';
 import createDebug from '../debug';
 

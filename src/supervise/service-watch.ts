@@ -7,7 +7,8 @@ import { Reaper } from '../process/reaper';
 import { FdHeartbeat, FileHeartbeat } from './heartbeat-sources';
 import { defaultNotifyPath, execWithWatchdogPid, notifyEnv, NotifySocket, usecToMs } from './notify';
 import { HealthCmdProbe, HealthHttpProbe, HealthProbe } from './probes';
-import { recommendedTickMs, Watchdog, WatchdogEvent } from './watchdog';
+import { recommendedTickMs, Watchdog } from './watchdog';
+import { WatchdogEvent } from '../event-catalogue';
 import { takeSnapshot, TreeSnapshot } from '../report';
 
 

@@ -22,6 +22,7 @@
 //     it is reported once per cause, and a deadline that expires while a checker has failed since the
 //     last heartbeat is reported as "cannot tell", not acted upon.
 //   - A kill-rate limit: past it, tsinit stops killing and says so at every further miss.
+import type { KillCause, WatchdogEvent } from '../event-catalogue';
 import { RateLimit, RateLimiter } from '../values';
 
 export interface ProbeConfig {
@@ -55,8 +56,6 @@ export interface WatchdogConfig {
   probe?: ProbeConfig;
 }
 
-export type KillCause = 'no-heartbeat' | 'start-timeout' | 'trigger' | 'probe-failures';
-
 export type ProbeOutcome =
   | { result: 'success'; detail?: string }
   /** the service answered, and the answer is "unhealthy" (exit 1, HTTP 503, connection refused) */
@@ -65,24 +64,6 @@ export type ProbeOutcome =
   | { result: 'timeout'; detail: string }
   /** the probe could not be run or judged (spawn error, EMFILE, command not found) */
   | { result: 'unknown'; detail: string };
-
-export type WatchdogEvent =
-  /** READY=1 or the first heartbeat: the start phase is over */
-  | { type: 'started'; via: string; afterMs: number }
-  /** tsinit did not run for stalledMs; deadlines moved by as much */
-  | { type: 'stall'; stalledMs: number }
-  /** a checker failed; reported once per source and cause */
-  | { type: 'unknown'; source: string; reason: string }
-  /** a checker that had failed works again */
-  | { type: 'recovered'; source: string; failures: number; afterMs: number }
-  /** one failed probe (a real answer from the service) */
-  | { type: 'probe-failed'; source: string; reason: string; consecutive: number; threshold: number; counting: boolean }
-  /** a deadline expired, but a checker failed since the last heartbeat: tsinit cannot tell, and does not kill */
-  | { type: 'cannot-tell'; cause: KillCause; silentMs: number; source: string; reason: string }
-  /** send the watchdog signal now */
-  | { type: 'kill'; cause: KillCause; silentMs: number; lastBeatAt: number | null; source: string; detail: string }
-  /** it would be a kill, but --watchdog-max-kills is reached: report loudly, do not kill */
-  | { type: 'kill-limited'; cause: KillCause; silentMs: number; source: string; detail: string; kills: number; windowMs: number };
 
 export type WatchdogPhase = 'idle' | 'starting' | 'running' | 'stopping' | 'killed';
 

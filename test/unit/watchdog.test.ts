@@ -2,7 +2,8 @@
 // and probes that feed it, against real pipes, files, processes and sockets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProbeConfig, recommendedTickMs, Watchdog, WatchdogConfig, WatchdogEvent } from '../../src/supervise/watchdog';
+import { ProbeConfig, recommendedTickMs, Watchdog, WatchdogConfig } from '../../src/supervise/watchdog';
+import { WatchdogEvent } from '../../src/event-catalogue';
 import { RateLimiter } from '../../src/values';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync, renameSync } from 'node:fs';
 import { createServer, IncomingMessage, Server } from 'node:http';

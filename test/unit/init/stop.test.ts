@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stop, StopConfig } from '../../../src/init/stop';
-import type { EventLog, TsinitEvent } from '../../../src/events';
+import type { EventLog } from '../../../src/events';
+import type { TsinitEvent } from '../../../src/event-catalogue';
 import type { Reaper } from '../../../src/process/reaper';
 import type { TerminateOptions } from '../../../src/process/tree';
 import { FakeClock, settle } from '../../helpers/fake-clock';
