@@ -41,6 +41,7 @@ export type TsinitEvent =
   | { type: 'logger-grace-expired'; pid: number; graceMs: number }
   | { type: 'restart'; pid: number; status: ExitStatus; attempt: number; limit: number; delayMs: number }
   | { type: 'restart-gave-up'; pid: number; status: ExitStatus; restarts: number; windowMs: number }
+  | { type: 'restart-asked'; pid: number; signal: number }
   | { type: 'watchdog-kill'; pid: number; silentMs: number; source: string; signal: number; cause: string }
   | { type: 'watchdog'; pid: number; event: WatchdogEvent }
   | { type: 'daemon-adopted'; pid: number; via: string }
@@ -101,6 +102,8 @@ export function describe(e: TsinitEvent): [Level, string] {
         `service (pid ${e.pid}) exited with ${shortStatus(e.status)}; restart ${e.attempt}/${e.limit} in ` +
           formatDuration(e.delayMs),
       ];
+    case 'restart-asked':
+      return ['info', `restarting service (pid ${e.pid}) as asked; sending ${signalName(e.signal)}`];
     case 'restart-gave-up':
       return [
         'error',

@@ -26,9 +26,10 @@ export class Init {
   readonly events: EventLog;
   readonly reaper: Reaper;
   private readonly output: Sidecar | null = null;
-  private readonly service: Service;
+  /** Commands from outside: service.status(), service.restart(), service.forward(), stop.request(). */
+  readonly service: Service;
+  readonly stop: Stop;
   private readonly terminal: Terminal;
-  private readonly stop: Stop;
   private readonly routing: RoutingOptions;
 
   constructor(private readonly opts: Options) {
@@ -119,11 +120,7 @@ export class Init {
   }
 
   private pass(p: Pass): void {
-    if (p.action === 'drop') {
-      this.events.emit({ type: 'signal-dropped', signal: p.signal });
-      return;
-    }
-    const to = this.service.send(p.as);
-    if (to) this.events.emit({ type: 'signal-forwarded', signal: p.signal, as: p.as, pid: to.pid, group: to.group });
+    if (p.action === 'drop') this.events.emit({ type: 'signal-dropped', signal: p.signal });
+    else this.service.forward(p.signal, p.as);
   }
 }

@@ -111,6 +111,8 @@ export class Service {
   private restarts = 0;
   private lastExit: ExitStatus | null = null;
   private stopRequest: { reason: string } | null = null;
+  /** restart() was called for the running incarnation: the next one starts at once, whatever the policy */
+  private restartAsked = false;
   /** aborted when a stop is asked for: ends a restart's wait at once */
   private readonly stopAsked = new AbortController();
   private watch: ServiceWatch | null = null;
@@ -144,6 +146,13 @@ export class Service {
         const exitedAt = now();
         this.lastExit = status;
         if (this.stopRequest) return status;
+        if (this.restartAsked) {
+          this.restartAsked = false;
+          await this.stopLeftovers(now() + this.cfg.killAfterMs);
+          if (this.stopRequest) return status;
+          this.restarts++;
+          continue;
+        }
         const decision = policy.decide({
           exitCode: exitCodeOf(status),
           startedAt,
@@ -329,11 +338,17 @@ export class Service {
     return this.child !== null && this.running;
   }
 
+  /** A received `signal` passed on to the service as `as` (forward.ts decides), and said so. */
+  forward(signal: number, as: number): void {
+    const to = this.send(as);
+    if (to) this.deps.events.emit({ type: 'signal-forwarded', signal, as, pid: to.pid, group: to.group });
+  }
+
   /**
    * Sends `sig` to the service: its process group, or its main process with --signal-main-only.
    * Returns what was signalled, or null when there has been no incarnation yet.
    */
-  send(sig: number): { pid: number; group: boolean } | null {
+  private send(sig: number): { pid: number; group: boolean } | null {
     const child = this.child;
     if (!child) return null;
     const group = !this.cfg.signalMainOnly;
@@ -362,6 +377,29 @@ export class Service {
     this.deps.events.emit({ type: 'killing', reason, pids: [child.pid] });
     signalChild(child, SIGKILL, true);
     signalChild(child, SIGKILL, false);
+  }
+
+  /**
+   * Restarts the running incarnation now: the stop signal, SIGKILL after --kill-after, and the next
+   * incarnation as soon as nothing of this one is left, without the policy's delay or count. False
+   * when nothing runs or a stop is under way.
+   */
+  restart(): boolean {
+    const child = this.child;
+    if (!child || !this.running || this.adopting || this.stopRequest || this.restartAsked) return false;
+    this.restartAsked = true;
+    this.deps.events.emit({ type: 'restart-asked', pid: child.pid, signal: this.cfg.stopSignal });
+    void escalate(
+      {
+        ask: () => this.send(this.cfg.stopSignal),
+        kill: () => {
+          if (this.child === child && this.running) this.kill(`still running ${this.cfg.killAfterMs}ms after the restart signal`);
+        },
+        gone: child.exited,
+      },
+      { killAt: now() + this.cfg.killAfterMs },
+    );
+    return true;
   }
 
   status(): ServiceStatus {
