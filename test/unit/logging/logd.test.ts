@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import {
   escapeBytes, LineSplitter, originalBytes, parseRecord, lastSeqInTail, RecordSink, streamKey,
   unescapeBytes, utf8Cut, ParsedRecord,
-} from '../../src/logging/records';
+} from '../../../src/logging/records';
 import {
   CURRENT, filesToPrune, isRotatedName, logFilesInOrder, needsCut, rotatedName, rotatedNameTime, rotationTime,
-} from '../../src/logging/rotate';
-import { LogVerifier } from '../../src/logging/logcheck';
-import { parseLogdArgs } from '../../src/logging/logd';
-import { UsageError } from '../../src/values';
+} from '../../../src/logging/rotate';
+import { LogVerifier } from '../../../src/logging/logcheck';
+import { parseLogdArgs } from '../../../src/logging/logd';
+import { UsageError } from '../../../src/values';
 
 const TIME = Date.UTC(2025, 0, 2, 3, 4, 5, 678);
 

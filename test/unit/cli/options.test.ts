@@ -4,13 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   parseBool, parseDuration, parseExitCode, parseRateLimit, parseSignal, parseSize, UsageError, formatDuration,
-} from '../../src/values';
-import { parseRewrite } from '../../src/cli/options';
-import { parseCli } from '../../src/cli/parse';
-import { decodeWaitStatus, exitCodeOf } from '../../src/exit-status';
-import { signalName, signalNumber } from '../../src/values';
-import { FORWARDED } from '../../src/signals';
-import { parseGroup, parsePasswd, resolveCredentials } from '../../src/process/users';
+} from '../../../src/values';
+import { parseRewrite } from '../../../src/cli/options';
+import { parseCli } from '../../../src/cli/parse';
+import { decodeWaitStatus, exitCodeOf } from '../../../src/exit-status';
+import { signalName, signalNumber } from '../../../src/values';
+import { FORWARDED } from '../../../src/signals';
+import { parseGroup, parsePasswd, resolveCredentials } from '../../../src/process/users';
 
 function opts(args: string[], env: Record<string, string> = {}) {
   const r = parseCli(args, env);

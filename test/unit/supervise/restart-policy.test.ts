@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultResetAfterMs, RestartPolicy, RestartPolicyConfig } from '../../src/supervise/restart-policy';
+import { defaultResetAfterMs, RestartPolicy, RestartPolicyConfig } from '../../../src/supervise/restart-policy';
 
 function policy(over: Partial<RestartPolicyConfig> = {}): RestartPolicy {
   return new RestartPolicy({

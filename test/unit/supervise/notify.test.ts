@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   execWithWatchdogPid, NotifyMessage, notifyEnv, NotifySocket, parseNotify, usecToMs,
-} from '../../src/supervise/notify';
+} from '../../../src/supervise/notify';
 
 test('parseNotify: the assignments systemd defines', () => {
   const m = parseNotify(

@@ -2,19 +2,19 @@
 // and probes that feed it, against real pipes, files, processes and sockets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProbeConfig, recommendedTickMs, Watchdog, WatchdogConfig } from '../../src/supervise/watchdog';
-import { WatchdogEvent } from '../../src/event-catalogue';
-import { RateLimiter } from '../../src/values';
+import { ProbeConfig, recommendedTickMs, Watchdog, WatchdogConfig } from '../../../src/supervise/watchdog';
+import { WatchdogEvent } from '../../../src/event-catalogue';
+import { RateLimiter } from '../../../src/values';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync, renameSync } from 'node:fs';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FdHeartbeat, FileHeartbeat, StatLike } from '../../src/supervise/heartbeat-sources';
-import { HealthCmdProbe, HealthHttpProbe, parseHealthUrl } from '../../src/supervise/probes';
-import { Reaper } from '../../src/process/reaper';
-import { spawnChild } from '../../src/process/spawn';
-import { listProcesses } from '../../src/sys/proc';
+import { FdHeartbeat, FileHeartbeat, StatLike } from '../../../src/supervise/heartbeat-sources';
+import { HealthCmdProbe, HealthHttpProbe, parseHealthUrl } from '../../../src/supervise/probes';
+import { Reaper } from '../../../src/process/reaper';
+import { spawnChild } from '../../../src/process/spawn';
+import { listProcesses } from '../../../src/sys/proc';
 
 const TICK = 100;
 

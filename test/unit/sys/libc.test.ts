@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { elfInterpreter, libcCandidates, libcOfInterpreter, detectPlatform } from '../../src/sys/platform';
-import { LAYOUTS, layoutFor } from '../../src/sys/layout';
-import { cName, fdsToClose, openFds } from '../../src/sys/libc';
-import { cleanEnv, ROOT, tempDir } from '../helpers/harness';
+import { elfInterpreter, libcCandidates, libcOfInterpreter, detectPlatform } from '../../../src/sys/platform';
+import { LAYOUTS, layoutFor } from '../../../src/sys/layout';
+import { cName, fdsToClose, openFds } from '../../../src/sys/libc';
+import { cleanEnv, ROOT, tempDir } from '../../helpers/harness';
 
 const LIBC_JS = join(ROOT, 'build', 'src', 'sys', 'libc.js');
 

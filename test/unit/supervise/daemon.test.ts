@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import {
   AdoptDecision, Candidate, DaemonObservation, DaemonTracker, DaemonTrackerConfig, observeDaemon, parsePidfile,
   PidfileWatcher,
-} from '../../src/supervise/daemon';
-import { Reaper } from '../../src/process/reaper';
-import { spawnChild } from '../../src/process/spawn';
-import * as libc from '../../src/sys/libc';
-import { readStat } from '../../src/sys/proc';
-import { SIGKILL } from '../../src/signals';
+} from '../../../src/supervise/daemon';
+import { Reaper } from '../../../src/process/reaper';
+import { spawnChild } from '../../../src/process/spawn';
+import * as libc from '../../../src/sys/libc';
+import { readStat } from '../../../src/sys/proc';
+import { SIGKILL } from '../../../src/signals';
 
 const TSINIT = 1;
 const FIRST = 100;
