@@ -36,7 +36,7 @@ export function loggerRestartDelay(recentRestarts: number): number {
 /** What the sidecar needs of the options. */
 export type SidecarConfig = Pick<
   Options,
-  'logger' | 'logDir' | 'logMaxBytes' | 'logKeep' | 'loggerStderr' | 'pipeSize' | 'graceMs' | 'loggerRestartLimit'
+  'logger' | 'logDir' | 'logMaxBytes' | 'logKeep' | 'loggerStderr' | 'pipeSize' | 'graceMs' | 'loggerRestartLimit' | 'logStdout'
 >;
 
 export class Sidecar {
