@@ -77,6 +77,7 @@ export class Sidecar {
     if (o.logDir === undefined) return ['/bin/sh', '-c', o.logger!];
     const argv = [process.execPath, process.argv[1], 'logd', o.logDir, '--max-bytes', String(o.logMaxBytes), '--keep', String(o.logKeep)];
     if (this.err) argv.push('--stderr-fd', '3');
+    if (o.logStdout) argv.push('--stdout', o.logStdout);
     return argv;
   }
 
