@@ -31,6 +31,11 @@ export type TsinitEvent =
   | { type: 'pty-unavailable'; reason: string }
   | { type: 'pty-output-lost'; pid: number; bytes: number; reason: string }
   | { type: 'exit'; code: number; reason: string }
+  | { type: 'control-listening'; path: string }
+  | { type: 'control-unavailable'; path: string; reason: string; explicit: boolean }
+  | { type: 'control'; command: string; uid: number; pid: number; ok: boolean; result: string }
+  | { type: 'control-refused'; uid: number; pid: number; reason: string }
+  | { type: 'strict-logs'; loss: string }
   | { type: 'error'; message: string };
 
 type Level = 'error' | 'warn' | 'info';
@@ -113,6 +118,18 @@ function describe(e: TsinitEvent): [Level, string] {
       return ['error', `--pty: ${e.bytes} bytes of output of the service (pid ${e.pid}) could not be written (${e.reason}): they are lost`];
     case 'exit':
       return ['info', `exiting with ${e.code} (${e.reason})`];
+    case 'control-listening':
+      return ['info', `control socket listening at ${e.path}`];
+    case 'control-unavailable':
+      // An explicit path is the user's wish: not getting it is worth a warning. The default one can
+      // be taken by another tsinit only where several share /run (nested runs, tests): -v only.
+      return [e.explicit ? 'warn' : 'info', `no control socket at ${e.path}: ${e.reason}`];
+    case 'control':
+      return [e.ok ? 'info' : 'warn', `control: ${e.command} from pid ${e.pid} (uid ${e.uid}): ${e.result}`];
+    case 'control-refused':
+      return ['warn', `control: refused a client (pid ${e.pid}, uid ${e.uid}): ${e.reason}`];
+    case 'strict-logs':
+      return ['error', `--strict-logs: output of the service was lost (${e.loss}); exiting 125`];
     case 'error':
       return ['error', e.message];
   }
@@ -129,6 +146,8 @@ function describeWatchdog(pid: number, e: WatchdogEvent): [Level, string] {
       return ['warn', `watchdog: cannot check ${e.source}: ${e.reason} (counts as unknown, never as dead)`];
     case 'recovered':
       return ['info', `watchdog: ${e.source} works again after ${e.failures} failure(s)`];
+    case 'probe-passed':
+      return ['info', `watchdog: ${e.source} probe passes again after ${e.failures} failure(s)`];
     case 'probe-failed':
       return ['warn', `watchdog: ${e.source} probe failed (${e.consecutive}/${e.threshold}): ${e.reason}`];
     case 'cannot-tell':
@@ -166,6 +185,8 @@ export function writeAll(fd: number, text: string): void {
 
 export class EventLog {
   private jsonFd: number | null = null;
+  /** who else sees every event (the status model) */
+  private readonly listeners: Array<(e: TsinitEvent) => void> = [];
   private ownsJsonFd = false;
 
   constructor(
@@ -183,6 +204,11 @@ export class EventLog {
     }
   }
 
+  /** `fn` sees every event, in order, after its line is written. */
+  subscribe(fn: (e: TsinitEvent) => void): void {
+    this.listeners.push(fn);
+  }
+
   emit(e: TsinitEvent): void {
     const [level, text] = describe(e);
     const show = level !== 'info' || this.verbose;
@@ -192,6 +218,7 @@ export class EventLog {
     if (this.jsonFd !== null) {
       writeAll(this.jsonFd, JSON.stringify({ time: new Date().toISOString(), ...e, level }) + '\n');
     }
+    for (const fn of this.listeners) fn(e);
   }
 
   close(): void {

@@ -76,6 +76,8 @@ export type WatchdogEvent =
   /** a checker that had failed works again */
   | { type: 'recovered'; source: string; failures: number; afterMs: number }
   /** one failed probe (a real answer from the service) */
+  /** a probe passed after counted failures */
+  | { type: 'probe-passed'; source: string; failures: number }
   | { type: 'probe-failed'; source: string; reason: string; consecutive: number; threshold: number; counting: boolean }
   /** a deadline expired, but a checker failed since the last heartbeat: tsinit cannot tell, and does not kill */
   | { type: 'cannot-tell'; cause: KillCause; silentMs: number; source: string; reason: string }
@@ -300,6 +302,7 @@ export class Watchdog {
       return;
     }
     if (o.result === 'success') {
+      if (this.consecutiveFailures > 0) this.events.push({ type: 'probe-passed', source: probe.source, failures: this.consecutiveFailures });
       this.consecutiveFailures = 0;
       this.beat(now, probe.source);
       return;
