@@ -117,7 +117,7 @@ export function formatStatus(s: Status): string {
   const svc = s.service;
   const lines: string[] = [];
   const pid = svc.pid !== null ? ` (pid ${svc.pid}${svc.uptimeMs !== null ? `, up ${formatAgo(svc.uptimeMs)}` : ''})` : '';
-  const last = svc.lastExit ? `, last exit ${exitText(svc.lastExit)} ${formatAgo(svc.lastExit.agoMs)} ago` : '';
+  const last = svc.lastExit ? `, last exit ${exitText(svc.lastExit)}${svc.lastExit.agoMs !== null ? ` ${formatAgo(svc.lastExit.agoMs)} ago` : ''}` : '';
   lines.push(`service   ${svc.state}${pid}, restarts ${svc.restarts}${last}${svc.stopping ? `, stopping: ${svc.stopping}` : ''}`);
   lines.push(`command   ${svc.command}`);
   if (svc.ready !== null) lines.push(`ready     ${svc.ready ? 'yes' : 'no'}`);

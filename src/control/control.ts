@@ -5,7 +5,7 @@ import { EventLog, humanLine, TsinitEvent } from '../events';
 import type { Options } from '../cli/options';
 import { serverSocket } from './paths';
 import { ControlError, ControlServer } from './server';
-import { fold, initialState, outputLoss, snapshot, Status, StatusConfig, StatusState } from './status';
+import { fold, initialState, outputLoss, snapshot, Status, StatusConfig, StatusState, UnitStatus } from './status';
 
 /** What tsinit does for each command; each returns once the command has been carried out (or begun). */
 export interface Commands {
@@ -36,6 +36,8 @@ export class Control {
   constructor(
     private readonly opts: Options,
     private readonly events: EventLog,
+    /** the service unit's own snapshot */
+    private readonly unit: () => UnitStatus,
   ) {
     this.state = initialState(statusConfig(opts), Date.now());
     events.subscribe((e) => {
@@ -67,26 +69,21 @@ export class Control {
 
   /** Runs a command; its result is what it made tsinit say. */
   private run(what: string, fn: () => void): string {
-    if (this.state.stopping !== null && what !== 'signal') throw new ControlError(`tsinit is stopping (${this.state.stopping})`);
-    if (what === 'restart' && this.state.service.pid === null) throw new ControlError(`the service is not running (${this.state.service.state})`);
+    const unit = this.unit();
+    if (unit.stopping !== null && what !== 'signal') throw new ControlError(`tsinit is stopping (${unit.stopping})`);
     const seen: TsinitEvent[] = [];
     this.capture = seen;
-    // The stop that a restart begins with is not tsinit's stop: the model must know before it sees it.
-    if (what === 'restart') this.state.restartPending = true;
     try {
       fn();
-    } catch (e) {
-      if (what === 'restart') this.state.restartPending = false;
-      throw e;
     } finally {
       this.capture = null;
     }
     const said = seen.filter((e) => e.type !== 'control').map(humanLine);
-    return said.length > 0 ? said.join('; ') : `${what}: nothing to do (the service is ${this.state.service.state})`;
+    return said.length > 0 ? said.join('; ') : `${what}: nothing to do (the service is ${this.status().service.state})`;
   }
 
   status(): Status {
-    return snapshot(this.state, Date.now(), { pid: process.pid, version, controlSocket: this.socketPath });
+    return snapshot(this.state, this.unit(), Date.now(), { pid: process.pid, version, controlSocket: this.socketPath });
   }
 
   /** Any of the service's output lost so far, and how; null when nothing was. */

@@ -1,9 +1,21 @@
-// The status model behind `tsinit status` and `tsinit health`: a fold over the same events that make
-// the -v lines and the --events records, so that what status says can never disagree with what the
-// log said. Pure: every input carries its time, nothing here reads a clock.
+// The status model behind `tsinit status` and `tsinit health`. The service unit is the authority on
+// its process (state, pid, uptime, restarts, last exit: its read-only snapshot); what decides health
+// beyond that (readiness, probe results, watchdog kills, the logger, lost output) is a fold over the
+// same events that make the -v lines and the --events records, so that status can never disagree
+// with what the log said. Pure: every input carries its time, nothing here reads a clock.
 import type { TsinitEvent } from '../events';
 
 export type ServiceState = 'starting' | 'ready' | 'running' | 'unhealthy' | 'restarting' | 'stopping' | 'exited';
+
+/** The service unit's own snapshot (what init/service.ts reports). */
+export interface UnitStatus {
+  state: 'idle' | 'running' | 'adopting' | 'restarting' | 'stopping' | 'exited';
+  pid: number | null;
+  uptimeMs: number | null;
+  restarts: number;
+  lastExit: { code: number | null; signal: number | null } | null;
+  stopping: string | null;
+}
 
 export interface StatusConfig {
   command: string;
@@ -17,31 +29,18 @@ export interface StatusConfig {
   logger: 'logd' | 'command' | 'none';
 }
 
-export interface LastExit {
-  code: number | null;
-  signal: number | null;
-  /** epoch milliseconds */
-  at: number;
-}
-
 /** What the fold keeps (times are epoch milliseconds). */
 export interface StatusState {
   config: StatusConfig;
   tsinitStartedAt: number;
-  service: {
-    state: ServiceState;
-    pid: number | null;
-    startedAt: number | null;
-    restarts: number;
-    lastExit: LastExit | null;
-    ready: boolean;
-  };
-  watchdog: { kills: number; lastKill: string | null; lastKillAt: number | null; notes: number };
-  probe: { failures: number; lastFailure: string | null; lastFailureAt: number | null; lastPassAt: number | null };
+  /** the current incarnation said it is ready (READY=1, a first heartbeat, a passing probe) */
+  ready: boolean;
+  /** the watchdog has condemned the current incarnation */
+  condemned: boolean;
+  lastExitAt: number | null;
+  watchdog: { kills: number; lastKill: string | null };
+  probe: { failures: number; lastFailure: string | null };
   logger: { state: 'none' | 'running' | 'restarting' | 'gave-up' | 'exited'; pid: number | null; restarts: number; bytesLost: number; losses: string[] };
-  stopping: string | null;
-  /** a restart was asked for (control socket): its stop is not the end of tsinit */
-  restartPending: boolean;
 }
 
 /** The snapshot a client gets (JSON). */
@@ -53,7 +52,7 @@ export interface Status {
     pid: number | null;
     uptimeMs: number | null;
     restarts: number;
-    lastExit: (LastExit & { agoMs: number }) | null;
+    lastExit: { code: number | null; signal: number | null; agoMs: number | null } | null;
     /** null when nothing is configured that could say so */
     ready: boolean | null;
     stopping: string | null;
@@ -67,12 +66,12 @@ export function initialState(config: StatusConfig, at: number): StatusState {
   return {
     config,
     tsinitStartedAt: at,
-    service: { state: 'starting', pid: null, startedAt: null, restarts: 0, lastExit: null, ready: false },
-    watchdog: { kills: 0, lastKill: null, lastKillAt: null, notes: 0 },
-    probe: { failures: 0, lastFailure: null, lastFailureAt: null, lastPassAt: null },
+    ready: false,
+    condemned: false,
+    lastExitAt: null,
+    watchdog: { kills: 0, lastKill: null },
+    probe: { failures: 0, lastFailure: null },
     logger: { state: 'none', pid: null, restarts: 0, bytesLost: 0, losses: [] },
-    stopping: null,
-    restartPending: false,
   };
 }
 
@@ -81,32 +80,21 @@ const statusText = (s: { code: number | null; signal: number | null }) =>
 
 /** The state after event `e`, seen at `at` (epoch ms). Mutates and returns `st`. */
 export function fold(st: StatusState, e: TsinitEvent, at: number): StatusState {
-  const svc = st.service;
   switch (e.type) {
     case 'started':
       if (e.role === 'service') {
-        svc.pid = e.pid;
-        svc.startedAt = at;
-        svc.ready = false;
-        svc.state = st.stopping ? 'stopping' : st.config.readiness ? 'starting' : 'running';
-        if (st.restartPending) svc.restarts++;
-        st.restartPending = false;
+        st.ready = false;
+        st.condemned = false;
         st.probe.failures = 0;
       } else {
         st.logger.state = 'running';
         st.logger.pid = e.pid;
       }
       break;
-    case 'daemon-adopted':
-      svc.pid = e.pid;
-      break;
     case 'exited':
       if (e.role === 'service') {
-        svc.lastExit = { code: e.status.code, signal: e.status.signal, at };
-        svc.pid = null;
-        svc.startedAt = null;
-        svc.ready = false;
-        svc.state = st.stopping ? 'stopping' : st.restartPending ? 'restarting' : 'exited';
+        st.lastExitAt = at;
+        st.ready = false;
       } else {
         st.logger.state = st.logger.state === 'gave-up' ? 'gave-up' : 'exited';
         st.logger.pid = null;
@@ -115,39 +103,13 @@ export function fold(st: StatusState, e: TsinitEvent, at: number): StatusState {
         }
       }
       break;
-    case 'restart':
-      svc.restarts++;
-      if (!st.stopping) svc.state = 'restarting';
-      break;
-    case 'restart-gave-up':
-      st.restartPending = false;
-      svc.state = 'exited';
-      break;
-    case 'stopping':
-      // The stop of tsinit, or of an incarnation for a requested restart (the caller has set
-      // restartPending before the stop begins).
-      if (st.restartPending) {
-        svc.state = 'restarting';
-        break;
-      }
-      svc.state = 'stopping';
-      st.stopping = e.reason;
-      break;
-    case 'timeout':
-      st.stopping = 'timeout';
-      break;
-    case 'exit':
-      st.stopping ??= e.reason;
-      svc.state = svc.pid !== null ? 'stopping' : 'exited';
-      break;
     case 'watchdog':
-      foldWatchdog(st, e.event, at);
+      foldWatchdog(st, e.event);
       break;
     case 'watchdog-kill':
       st.watchdog.kills++;
       st.watchdog.lastKill = e.cause;
-      st.watchdog.lastKillAt = at;
-      svc.state = 'unhealthy';
+      st.condemned = true;
       break;
     case 'logger-restart':
       st.logger.restarts++;
@@ -175,47 +137,52 @@ export function fold(st: StatusState, e: TsinitEvent, at: number): StatusState {
   return st;
 }
 
-function foldWatchdog(st: StatusState, e: Extract<TsinitEvent, { type: 'watchdog' }>['event'], at: number): void {
-  const svc = st.service;
+function foldWatchdog(st: StatusState, e: Extract<TsinitEvent, { type: 'watchdog' }>['event']): void {
   switch (e.type) {
     case 'started':
-      svc.ready = true;
-      if (svc.state === 'starting') svc.state = 'ready';
+      st.ready = true;
       break;
     case 'probe-failed':
       st.probe.lastFailure = e.reason;
-      st.probe.lastFailureAt = at;
-      if (e.counting) {
-        st.probe.failures = e.consecutive;
-        if (svc.state === 'ready' || svc.state === 'running') svc.state = 'unhealthy';
-      }
+      if (e.counting) st.probe.failures = e.consecutive;
       break;
     case 'probe-passed':
       st.probe.failures = 0;
-      st.probe.lastPassAt = at;
-      if (svc.state === 'unhealthy') svc.state = svc.ready ? 'ready' : 'running';
       break;
     default:
-      st.watchdog.notes++;
       break;
   }
 }
 
+/** The user's word for the unit's state, refined by readiness and health. */
+function serviceState(unit: UnitStatus, st: StatusState): ServiceState {
+  switch (unit.state) {
+    case 'idle':
+    case 'adopting':
+      return 'starting';
+    case 'running':
+      if (st.condemned || st.probe.failures > 0) return 'unhealthy';
+      if (!st.config.readiness) return 'running';
+      return st.ready ? 'ready' : 'starting';
+    default:
+      return unit.state;
+  }
+}
+
 /** The snapshot at `at` (epoch ms). */
-export function snapshot(st: StatusState, at: number, self: { pid: number; version: string; controlSocket: string | null }): Status {
+export function snapshot(st: StatusState, unit: UnitStatus, at: number, self: { pid: number; version: string; controlSocket: string | null }): Status {
   const c = st.config;
-  const svc = st.service;
   return {
     tsinit: { pid: self.pid, version: self.version, uptimeMs: at - st.tsinitStartedAt, controlSocket: self.controlSocket },
     service: {
       command: c.command,
-      state: svc.state,
-      pid: svc.pid,
-      uptimeMs: svc.startedAt !== null ? at - svc.startedAt : null,
-      restarts: svc.restarts,
-      lastExit: svc.lastExit ? { ...svc.lastExit, agoMs: at - svc.lastExit.at } : null,
-      ready: c.readiness ? svc.ready : null,
-      stopping: st.stopping,
+      state: serviceState(unit, st),
+      pid: unit.pid,
+      uptimeMs: unit.uptimeMs === null ? null : Math.round(unit.uptimeMs),
+      restarts: unit.restarts,
+      lastExit: unit.lastExit ? { ...unit.lastExit, agoMs: st.lastExitAt === null ? null : at - st.lastExitAt } : null,
+      ready: c.readiness ? st.ready && unit.state === 'running' : null,
+      stopping: unit.stopping,
     },
     watchdog: { configured: c.watchdogMs !== null, periodMs: c.watchdogMs, kills: st.watchdog.kills, lastKill: st.watchdog.lastKill },
     probe: {
@@ -260,13 +227,13 @@ function exitText(e: { code: number | null; signal: number | null }): string {
  */
 export function decideHealth(s: Status): Health {
   const svc = s.service;
-  const last = svc.lastExit ? ` (last exit: ${exitText(svc.lastExit)}, ${formatAgo(svc.lastExit.agoMs)} ago)` : '';
+  const last = svc.lastExit ? ` (last exit: ${exitText(svc.lastExit)}${svc.lastExit.agoMs !== null ? `, ${formatAgo(svc.lastExit.agoMs)} ago` : ''})` : '';
   if (s.logger.state === 'gave-up') return { healthy: false, reason: 'logging failed: the logger kept dying' };
   switch (svc.state) {
     case 'stopping':
       return { healthy: false, reason: `stopping${svc.stopping ? `: ${svc.stopping}` : ''}` };
     case 'restarting':
-      return { healthy: false, reason: `restarting after restart ${svc.restarts}${last}` };
+      return { healthy: false, reason: `restarting${last}` };
     case 'exited':
       return { healthy: false, reason: `the service is not running${last}` };
     case 'starting':

@@ -113,6 +113,8 @@ export class Service {
   private stopRequest: { reason: string } | null = null;
   /** aborted when a stop is asked for: ends a restart's wait at once */
   private readonly stopAsked = new AbortController();
+  /** a restart was asked for from outside: this incarnation's end is not the policy's to judge */
+  private restartAsked = false;
   private watch: ServiceWatch | null = null;
   private watchdogKilled = false;
   private daemonFailed = false;
@@ -144,6 +146,15 @@ export class Service {
         const exitedAt = now();
         this.lastExit = status;
         if (this.stopRequest) return status;
+        if (this.restartAsked) {
+          this.restartAsked = false;
+          this.backoff = true;
+          await this.stopLeftovers(now() + this.cfg.killAfterMs);
+          this.backoff = false;
+          if (this.stopRequest) return status;
+          this.restarts++;
+          continue;
+        }
         const decision = policy.decide({
           exitCode: exitCodeOf(status),
           startedAt,
@@ -356,6 +367,29 @@ export class Service {
     this.send(signal);
   }
 
+  /**
+   * A restart asked for from outside (tsinit ctl restart): the running incarnation gets the stop
+   * signal, SIGKILL after --kill-after, and the next one starts at once, whatever the policy says (it
+   * counts in `restarts`, not against --restart-limit). False when nothing runs or the run is stopping.
+   */
+  restart(reason: string): boolean {
+    const child = this.child;
+    if (this.stopRequest || this.restartAsked || !child || !this.running || this.adopting) return false;
+    this.restartAsked = true;
+    this.deps.events.emit({ type: 'stopping', reason, signal: this.cfg.stopSignal, pid: child.pid });
+    void escalate(
+      {
+        ask: () => void this.send(this.cfg.stopSignal),
+        kill: () => {
+          if (this.child === child && this.running) this.kill(`still running ${this.cfg.killAfterMs}ms after the stop signal (restart)`);
+        },
+        gone: child.exited,
+      },
+      { killAt: now() + this.cfg.killAfterMs },
+    );
+    return true;
+  }
+
   /** SIGKILL the incarnation, its group and its main process whatever --signal-main-only says. */
   kill(reason: string): void {
     const child = this.child;
@@ -369,6 +403,7 @@ export class Service {
     let state: ServiceState = 'idle';
     if (this.finished) state = 'exited';
     else if (this.stopRequest) state = 'stopping';
+    else if (this.restartAsked) state = 'restarting';
     else if (this.adopting) state = 'adopting';
     else if (this.running) state = 'running';
     else if (this.backoff) state = 'restarting';
