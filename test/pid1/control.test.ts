@@ -223,3 +223,43 @@ test('the default socket: /run/tsinit/control.sock as PID 1 (own /run), none whe
   assert.equal(readFileSync(`${out}.ls`, 'utf8').trim(), 'control.sock');
   rmSync(dir, { recursive: true, force: true });
 });
+
+test('tsinit health follows the probe: starting, healthy, unhealthy while it fails, healthy after the restart', async () => {
+  const dir = tempDir();
+  const sock = join(dir, 'ctl.sock');
+  const ok = join(dir, 'ok');
+  const gate = join(dir, 'gate');
+  // The service marks itself healthy once the test opens the gate (so "starting" is seen first).
+  const t = start([
+    '--control-socket', sock, '--restart', 'on-failure', '--health-cmd', `test -e ${ok}`, '--health-interval', '100ms',
+    '--health-failures', '3', '--', 'sh', '-c', `while ! test -e ${gate}; do sleep 0.05; done; touch ${ok}; exec sleep 1000`,
+  ]);
+  const health = () => client(['health', '--control-socket', sock]);
+  const waitHealth = async (re: RegExp) => {
+    let last: ClientResult | null = null;
+    for (;;) {
+      last = await health();
+      if (re.test(last.stdout)) return last;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const starting = await waitHealth(/^unhealthy: starting: pid \d+ is not ready yet/);
+  assert.equal(starting.code, 1);
+  writeFileSync(gate, '');
+  const healthy = await waitHealth(/^healthy: running \(pid \d+, up \d+s, ready, health-cmd passing\)\n$/);
+  assert.equal(healthy.code, 0);
+  const firstPid = JSON.parse((await client(['status', '--json', '--control-socket', sock])).stdout).service.pid;
+  rmSync(ok);
+  const failing = await waitHealth(/^unhealthy: health-cmd probe failing \(\d\/3\): /);
+  assert.equal(failing.code, 1);
+  // past 3 failures the watchdog kills it; the next incarnation opens the gate again, touches ok
+  const again = await waitHealth(/^healthy: /);
+  assert.equal(again.code, 0);
+  const s = JSON.parse((await client(['status', '--json', '--control-socket', sock])).stdout);
+  assert.equal(s.service.restarts, 1);
+  assert.notEqual(s.service.pid, firstPid);
+  assert.equal(s.watchdog.kills, 1);
+  assert.equal(s.service.lastExit.signal, 6, 'killed with SIGABRT');
+  process.kill(t.tsinitPid(true), 'SIGTERM');
+  await t.result;
+});
