@@ -1,18 +1,20 @@
 // The best-effort copy of the log to an inherited fd (tsinit's stdout, which `docker logs` and
 // `kubectl logs` read). The files stay the complete record; this copy must never hold them up: a
 // stdout that blocks (a stalled log driver, a pipe nobody reads) or fails (EPIPE) costs at most a
-// bounded queue in memory, and what it missed is counted and reported once at the end.
+// bounded buffer in memory, and what it missed is counted and reported once at the end.
 //
-// TeeQueue is the pure part (what to keep, what to drop, whole lines where it can); Tee does the
-// writing. Writes go through libuv's thread pool (fs.write) on the fd as it is: a blocking fd blocks a
-// pool thread, never logd's event loop, and the fd's flags are never changed (the file description is
-// shared with tsinit and whatever else writes to the container's stdout).
-import * as fs from 'node:fs';
+// The writer is a worker thread that writes a shared ring buffer to the fd with plain blocking
+// writes: it drains stdout as fast as the reader takes it, whatever logd's event loop is doing (a
+// writer on the event loop would get a turn only between batches of reads, and a thread-pool write
+// only reports back at the same moments), and the fd's flags are never touched (the file
+// description is shared with tsinit and whatever else writes to the container's stdout). logd only
+// copies into the ring, never waits: what does not fit is dropped, a whole line at a time.
+//
+// LineDropper and Ring are the pure parts (unit-tested); Tee adds the thread.
+import { Worker } from 'node:worker_threads';
 
 /** Memory the copy may hold while stdout does not keep up. */
 export const TEE_CAPACITY = 4 * 1024 * 1024;
-/** The largest single write (several queued chunks are coalesced up to this). */
-const WRITE_MAX = 1024 * 1024;
 
 const NL = 0x0a;
 
@@ -23,99 +25,48 @@ function countNewlines(b: Uint8Array, s: number, e: number): number {
 }
 
 /**
- * A byte queue of bounded size that drops whole lines when full. A line whose beginning was dropped
- * is dropped up to its newline, so stdout never shows the tail of a line without its head.
+ * Decides what of each chunk goes into a buffer with `room` bytes free: all of it if it fits, else
+ * the whole lines that fit. A line whose beginning was dropped is dropped up to its newline, so the
+ * copy never shows the tail of a line without its head. Counts what it drops.
  */
-export class TeeQueue {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  /** dropping the rest of a line whose beginning did not fit */
+export class LineDropper {
   private dropping = false;
-  /** the last byte pushed was a newline (the stream is at a line start) */
+  /** the last byte seen was a newline (the stream is at a line start) */
   private atLineStart = true;
   missedBytes = 0;
-  /** lines dropped (an unfinished one counts once its newline is dropped too, or at the end) */
   missedLines = 0;
 
-  constructor(readonly capacity = TEE_CAPACITY) {}
-
-  get queued(): number {
-    return this.size;
-  }
-
-  /** Queues a copy of data[s, e) (the caller reuses its buffer); drops what does not fit. */
-  push(data: Uint8Array, s = 0, e = data.length): void {
-    if (e > s) this.atLineStart = data[e - 1] === NL;
+  /** The part of data[s, e) to keep, [from, to); the rest is counted as missed. */
+  admit(data: Uint8Array, s: number, e: number, room: number): [number, number] {
+    if (e <= s) return [s, s];
+    this.atLineStart = data[e - 1] === NL;
     if (this.dropping) {
       const nl = data.indexOf(NL, s);
       if (nl === -1 || nl >= e) {
         this.missedBytes += e - s;
-        return;
+        return [e, e];
       }
       this.missedBytes += nl + 1 - s;
       this.missedLines++;
       this.dropping = false;
       s = nl + 1;
     }
-    if (s >= e) return;
-    const room = this.capacity - this.size;
-    let keep = e;
-    if (e - s > room) {
-      // Keep the whole lines that fit, drop the rest of the chunk.
-      const last = room > 0 ? data.lastIndexOf(NL, s + room - 1) : -1;
-      keep = last >= s ? last + 1 : s;
-    }
-    if (keep > s) {
-      this.chunks.push(Buffer.from(data.subarray(s, keep)));
-      this.size += keep - s;
-    }
-    if (keep < e) this.drop(data, keep, e);
-  }
-
-  private drop(data: Uint8Array, s: number, e: number): void {
-    this.missedBytes += e - s;
-    this.missedLines += countNewlines(data, s, e);
+    if (e - s <= room) return [s, e];
+    const last = room > 0 ? data.lastIndexOf(NL, s + room - 1) : -1;
+    const keep = last >= s ? last + 1 : s;
+    this.missedBytes += e - keep;
+    this.missedLines += countNewlines(data, keep, e);
     this.dropping = data[e - 1] !== NL;
+    return [s, keep];
   }
 
-  /** Up to `max` bytes to write next (the chunks stay queued until done() says they are written). */
-  peek(max = WRITE_MAX): Buffer | null {
-    if (this.chunks.length === 0) return null;
-    if (this.chunks.length === 1 || this.chunks[0].length >= max) return this.chunks[0];
-    let n = 0;
-    let k = 0;
-    while (k < this.chunks.length && n + this.chunks[k].length <= max) n += this.chunks[k++].length;
-    const joined = Buffer.concat(this.chunks.slice(0, k), n);
-    this.chunks.splice(0, k, joined);
-    return joined;
-  }
-
-  /** `n` bytes from the front were written. */
-  done(n: number): void {
-    this.size -= n;
-    while (n > 0) {
-      const first = this.chunks[0];
-      if (first.length <= n) {
-        n -= first.length;
-        this.chunks.shift();
-      } else {
-        this.chunks[0] = first.subarray(n);
-        n = 0;
-      }
-    }
-  }
-
-  /** Everything still queued is given up for (the end of the run, or a failed fd). */
-  abandon(): void {
-    if (this.chunks.length === 0) return;
-    for (const c of this.chunks) {
-      this.missedBytes += c.length;
-      this.missedLines += countNewlines(c, 0, c.length);
-    }
+  /** What was queued but will never be written (the end of the run, or a failed fd). */
+  abandon(bytes: number, lines: number): void {
+    if (bytes === 0) return;
+    this.missedBytes += bytes;
+    this.missedLines += lines;
     // The line in progress lost its head (queued or dropped): drop the rest of it too.
     this.dropping = !this.atLineStart;
-    this.chunks = [];
-    this.size = 0;
   }
 
   /** The count at the end: an unfinished dropped line counts as one. */
@@ -124,96 +75,176 @@ export class TeeQueue {
   }
 }
 
-const RETRY_FIRST_MS = 10;
-const RETRY_MAX_MS = 200;
+// The ring's control words (Int32 indexes into the SharedArrayBuffer's first 32 bytes).
+const W = 0; // next byte the producer writes
+const R = 1; // next byte the consumer writes out
+const USED = 2; // bytes in the ring (the consumer waits on it)
+const STATE = 3; // RUN, CLOSING (consumer exits when empty), FAILED (consumer gave up)
+const RUN = 0;
+const CLOSING = 1;
+const FAILED = 2;
+const HEADER = 32;
 
-/** Copies what it is given to `fd`, never blocking the caller. */
+/** A single-producer single-consumer byte ring in shared memory. */
+export class Ring {
+  readonly ctl: Int32Array;
+  readonly data: Uint8Array;
+
+  constructor(
+    readonly sab: SharedArrayBuffer,
+    readonly capacity: number,
+  ) {
+    this.ctl = new Int32Array(sab, 0, HEADER / 4);
+    this.data = new Uint8Array(sab, HEADER, capacity);
+  }
+
+  static create(capacity: number): Ring {
+    return new Ring(new SharedArrayBuffer(HEADER + capacity), capacity);
+  }
+
+  used(): number {
+    return Atomics.load(this.ctl, USED);
+  }
+
+  room(): number {
+    return this.capacity - this.used();
+  }
+
+  /** Producer: copies src[s, e) in (the caller made sure it fits) and wakes the consumer. */
+  put(src: Uint8Array, s: number, e: number): void {
+    const n = e - s;
+    if (n <= 0) return;
+    const w = Atomics.load(this.ctl, W);
+    const first = Math.min(n, this.capacity - w);
+    this.data.set(src.subarray(s, s + first), w);
+    if (first < n) this.data.set(src.subarray(s + first, e), 0);
+    Atomics.store(this.ctl, W, (w + n) % this.capacity);
+    Atomics.add(this.ctl, USED, n);
+    Atomics.notify(this.ctl, USED);
+  }
+
+  /** Consumer: the next contiguous run of bytes to write out, [pos, pos + len). */
+  next(max: number): [number, number] {
+    const used = this.used();
+    const r = Atomics.load(this.ctl, R);
+    return [r, Math.min(used, this.capacity - r, max)];
+  }
+
+  /** Consumer: `n` bytes were written out. */
+  consumed(n: number): void {
+    Atomics.store(this.ctl, R, (Atomics.load(this.ctl, R) + n) % this.capacity);
+    Atomics.sub(this.ctl, USED, n);
+  }
+
+  /** Newlines among the bytes still in the ring (for the count of what is missed). */
+  pendingLines(): number {
+    const used = this.used();
+    const r = Atomics.load(this.ctl, R);
+    const first = Math.min(used, this.capacity - r);
+    return countNewlines(this.data, r, r + first) + countNewlines(this.data, 0, used - first);
+  }
+
+  get state(): number {
+    return Atomics.load(this.ctl, STATE);
+  }
+
+  set state(s: number) {
+    Atomics.store(this.ctl, STATE, s);
+    Atomics.notify(this.ctl, USED);
+  }
+}
+
+// The consumer thread: blocking writes of the ring to the fd until told to close (or the fd fails).
+// Plain JavaScript (the worker is started from this string), mirroring Ring's consumer side.
+const WRITER = `
+const fs = require('node:fs');
+const { workerData, parentPort } = require('node:worker_threads');
+const { sab, capacity, fd } = workerData;
+const ctl = new Int32Array(sab, 0, ${HEADER / 4});
+const data = new Uint8Array(sab, ${HEADER}, capacity);
+const nap = new Int32Array(new SharedArrayBuffer(4));
+for (;;) {
+  const used = Atomics.load(ctl, ${USED});
+  if (used === 0) {
+    if (Atomics.load(ctl, ${STATE}) !== ${RUN}) break;
+    Atomics.wait(ctl, ${USED}, 0, 1000);
+    continue;
+  }
+  const r = Atomics.load(ctl, ${R});
+  const len = Math.min(used, capacity - r, 1 << 20);
+  let n;
+  try {
+    n = fs.writeSync(fd, data, r, len);
+  } catch (e) {
+    if (e.code === 'EAGAIN') { Atomics.wait(nap, 0, 0, 10); continue; }
+    if (e.code === 'EINTR') continue;
+    Atomics.store(ctl, ${STATE}, ${FAILED});
+    parentPort.postMessage(e.code || String(e.message));
+    break;
+  }
+  Atomics.store(ctl, ${R}, (r + n) % capacity);
+  Atomics.sub(ctl, ${USED}, n);
+}
+`;
+
+/** Copies what it is given to `fd` from a worker thread; never blocks the caller. */
 export class Tee {
-  private readonly queue: TeeQueue;
-  private writing = false;
-  private retryMs = RETRY_FIRST_MS;
-  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly ring: Ring;
+  private readonly dropper = new LineDropper();
+  private readonly worker: Worker | null = null;
   /** the fd failed for good (EPIPE, EBADF, ...): everything from then on is missed */
   failure: string | null = null;
-  private lastProgress = 0;
-  private waiters: Array<() => void> = [];
-  /** settled: a write still in flight is no longer accounted */
   private closed = false;
 
   constructor(
     readonly fd: number,
     capacity = TEE_CAPACITY,
   ) {
-    this.queue = new TeeQueue(capacity);
+    this.ring = Ring.create(capacity);
+    try {
+      // stdout/stderr: true keeps the worker's own stdio away from process.stdout, which must never
+      // be touched (it would make the shared pipe non-blocking).
+      this.worker = new Worker(WRITER, { eval: true, workerData: { sab: this.ring.sab, capacity, fd }, stdout: true, stderr: true });
+      this.worker.unref();
+      this.worker.on('message', (code: string) => (this.failure = code));
+      this.worker.on('error', (e) => (this.failure = e.message));
+    } catch (e) {
+      this.failure = `no writer thread: ${(e as Error).message}`;
+    }
+  }
+
+  private get failed(): boolean {
+    return this.failure !== null || this.ring.state === FAILED;
   }
 
   push(data: Uint8Array, s = 0, e = data.length): void {
-    if (s >= e || this.closed) return;
-    if (this.failure !== null) {
-      this.queue.push(data, s, e);
-      this.queue.abandon();
-      return;
-    }
-    this.queue.push(data, s, e);
-    this.kick();
-  }
-
-  private kick(): void {
-    if (this.writing || this.retryTimer || this.failure !== null) return;
-    const buf = this.queue.peek();
-    if (!buf) return this.wake();
-    this.writing = true;
-    fs.write(this.fd, buf, 0, buf.length, null, (err, n) => {
-      this.writing = false;
-      if (this.closed) return;
-      if (err) {
-        if (err.code === 'EAGAIN' || err.code === 'EINTR') {
-          // A non-blocking fd that is full: try again a little later, the queue keeps filling.
-          this.retryTimer = setTimeout(() => {
-            this.retryTimer = null;
-            this.kick();
-          }, this.retryMs);
-          this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
-          return;
-        }
-        this.failure = err.code ?? err.message;
-        this.queue.abandon();
-        return this.wake();
-      }
-      this.retryMs = RETRY_FIRST_MS;
-      this.lastProgress = Date.now();
-      this.queue.done(n);
-      this.kick();
-    });
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
+    if (e <= s || this.closed) return;
+    const [from, to] = this.dropper.admit(data, s, e, this.failed ? 0 : this.ring.room());
+    this.ring.put(data, from, to);
   }
 
   /**
    * At the end of the run: waits while the copy makes progress (at most `maxMs` in all, and no more
-   * than `stallMs` without a completed write), then gives up what is left. Returns what was missed.
+   * than `stallMs` without progress), then gives up what is left. Returns what was missed.
    */
   async settle(stallMs = 250, maxMs = 1000): Promise<{ bytes: number; lines: number; failure: string | null }> {
-    const deadline = Date.now() + maxMs;
-    this.lastProgress = Date.now();
-    while ((this.queue.queued > 0 || this.writing) && this.failure === null) {
-      const t = Date.now();
-      const left = Math.min(deadline - t, this.lastProgress + stallMs - t);
-      if (left <= 0) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(left, 50));
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
     this.closed = true;
-    this.queue.abandon();
-    return { ...this.queue.totals(), failure: this.failure };
+    if (!this.failed) this.ring.state = CLOSING;
+    const deadline = Date.now() + maxMs;
+    let lastUsed = this.ring.used();
+    let lastProgress = Date.now();
+    while (this.ring.used() > 0 && !this.failed && Date.now() < deadline && Date.now() - lastProgress < stallMs) {
+      await new Promise((r) => setTimeout(r, 5));
+      const used = this.ring.used();
+      if (used !== lastUsed) lastProgress = Date.now();
+      lastUsed = used;
+    }
+    // A message from the worker may still be on its way: the failure flag in shared memory is not.
+    if (this.ring.state === FAILED && this.failure === null) {
+      await new Promise((r) => setTimeout(r, 20));
+      this.failure ??= 'write error';
+    }
+    this.dropper.abandon(this.ring.used(), this.ring.pendingLines());
+    return { ...this.dropper.totals(), failure: this.failure };
   }
 }
