@@ -17,6 +17,8 @@ export type WatchdogEvent =
   /** a checker that had failed works again */
   | { type: 'recovered'; source: string; failures: number; afterMs: number }
   /** one failed probe (a real answer from the service) */
+  /** a probe passed after counted failures */
+  | { type: 'probe-passed'; source: string; failures: number }
   | { type: 'probe-failed'; source: string; reason: string; consecutive: number; threshold: number; counting: boolean }
   /** a deadline expired, but a checker failed since the last heartbeat: tsinit cannot tell, and does not kill */
   | { type: 'cannot-tell'; cause: KillCause; silentMs: number; source: string; reason: string }
@@ -51,6 +53,11 @@ export type TsinitEvent =
   | { type: 'pty-unavailable'; reason: string }
   | { type: 'pty-output-lost'; pid: number; bytes: number; reason: string }
   | { type: 'exit'; code: number; reason: string }
+  | { type: 'control-listening'; path: string }
+  | { type: 'control-unavailable'; path: string; reason: string; explicit: boolean }
+  | { type: 'control'; command: string; uid: number; pid: number; ok: boolean; result: string }
+  | { type: 'control-refused'; uid: number; pid: number; reason: string }
+  | { type: 'strict-logs'; loss: string }
   | { type: 'error'; message: string };
 
 export type Level = 'error' | 'warn' | 'info';
@@ -136,6 +143,18 @@ export function describe(e: TsinitEvent): [Level, string] {
       return ['error', `--pty: ${e.bytes} bytes of output of the service (pid ${e.pid}) could not be written (${e.reason}): they are lost`];
     case 'exit':
       return ['info', `exiting with ${e.code} (${e.reason})`];
+    case 'control-listening':
+      return ['info', `control socket listening at ${e.path}`];
+    case 'control-unavailable':
+      // An explicit path is the user's wish: not getting it is worth a warning. The default one can
+      // be taken by another tsinit only where several share /run (nested runs, tests): -v only.
+      return [e.explicit ? 'warn' : 'info', `no control socket at ${e.path}: ${e.reason}`];
+    case 'control':
+      return [e.ok ? 'info' : 'warn', `control: ${e.command} from pid ${e.pid} (uid ${e.uid}): ${e.result}`];
+    case 'control-refused':
+      return ['warn', `control: refused a client (pid ${e.pid}, uid ${e.uid}): ${e.reason}`];
+    case 'strict-logs':
+      return ['error', `--strict-logs: output of the service was lost (${e.loss}); exiting 125`];
     case 'error':
       return ['error', e.message];
   }
@@ -152,6 +171,8 @@ function describeWatchdog(pid: number, e: WatchdogEvent): [Level, string] {
       return ['warn', `watchdog: cannot check ${e.source}: ${e.reason} (counts as unknown, never as dead)`];
     case 'recovered':
       return ['info', `watchdog: ${e.source} works again after ${e.failures} failure(s)`];
+    case 'probe-passed':
+      return ['info', `watchdog: ${e.source} probe passes again after ${e.failures} failure(s)`];
     case 'probe-failed':
       return ['warn', `watchdog: ${e.source} probe failed (${e.consecutive}/${e.threshold}): ${e.reason}`];
     case 'cannot-tell':
@@ -165,4 +186,9 @@ function describeWatchdog(pid: number, e: WatchdogEvent): [Level, string] {
 
 function shortStatus(s: ExitStatus): string {
   return s.signal !== null ? signalName(s.signal) : String(s.code);
+}
+
+/** The human line for an event, without the prefix (for the status summary and the tests). */
+export function humanLine(e: TsinitEvent): string {
+  return describe(e)[1];
 }

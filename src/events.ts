@@ -21,6 +21,8 @@ export function writeAll(fd: number, text: string): void {
 export class EventLog {
   private jsonFd: number | null = null;
   private ownsJsonFd = false;
+  /** who else sees every event (the status model) */
+  private readonly listeners: Array<(e: TsinitEvent) => void> = [];
 
   constructor(
     private verbose: boolean,
@@ -37,6 +39,11 @@ export class EventLog {
     }
   }
 
+  /** `fn` sees every event, in order, after its line is written. */
+  subscribe(fn: (e: TsinitEvent) => void): void {
+    this.listeners.push(fn);
+  }
+
   emit(e: TsinitEvent): void {
     const [level, text] = describe(e);
     const show = level !== 'info' || this.verbose;
@@ -46,6 +53,7 @@ export class EventLog {
     if (this.jsonFd !== null) {
       writeAll(this.jsonFd, JSON.stringify({ time: new Date().toISOString(), ...e, level }) + '\n');
     }
+    for (const fn of this.listeners) fn(e);
   }
 
   close(): void {

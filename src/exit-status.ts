@@ -33,6 +33,9 @@ export function describeStatus(status: ExitStatus): string {
   return status.signal !== null ? `signal ${signalName(status.signal)}` : `code ${status.code}`;
 }
 
+/** The reason of a run that --strict-logs failed because output was lost. */
+export const STRICT_LOGS_REASON = 'output of the service was lost (--strict-logs)';
+
 /** How a run ended, as far as its exit code is concerned. */
 export type RunOutcome =
   /** the service ran and ended with this status (by itself, or stopped) */
@@ -51,10 +54,13 @@ export function finalExitCode(
   outcome: RunOutcome,
   stop: { reason: string; exitCode?: number } | null,
   loggerFailed: boolean,
+  strictLoss: string | null = null,
 ): { code: number; reason: string } {
   if (loggerFailed) return { code: EXIT_INTERNAL, reason: 'the logger kept failing' };
   if (outcome.kind === 'failed') return { code: outcome.exitCode, reason: outcome.reason };
   if (stop?.exitCode !== undefined) return { code: stop.exitCode, reason: stop.reason };
+  // --strict-logs: output of the service was lost, so its status cannot vouch for the run.
+  if (strictLoss !== null) return { code: EXIT_INTERNAL, reason: STRICT_LOGS_REASON };
   return {
     code: exitCodeOf(outcome.status, outcome.remapToZero),
     reason: stop?.reason ?? `service exited with ${exitCodeOf(outcome.status)}`,

@@ -24,6 +24,11 @@ async function main(): Promise<void> {
     const { runLogd } = await import('./logging/logd.js');
     exit(await runLogd(args.slice(1), onSignal));
   }
+  if (args[0] === 'status' || args[0] === 'health' || args[0] === 'ctl') {
+    // Clients of a running tsinit: nothing of the init is loaded, and a plain exit is enough.
+    const { runClient } = await import('./control/client.js');
+    process.exit(await runClient(args[0], args.slice(1)));
+  }
   if (args[0] === 'logcheck') {
     const { runLogcheck } = await import('./logging/logcheck.js');
     exit(runLogcheck(args.slice(1)));

@@ -48,6 +48,16 @@ function subjectsFor(ctx) {
       name: 'tsinit --log-dir DIR -- svc', group: 'writer', init: 'tsinit', out: 'dir', rootIsTsinit: true,
       argv: (b, st, o) => [TSINIT, '--log-dir', o, '--', ...Pv(b, st)],
     });
+    // --log-stdout: the same, with the copy on stdout read by a pipe (as a log driver reads it)...
+    s.push({
+      name: 'tsinit --log-dir DIR --log-stdout -- svc | cat', group: 'tee', init: 'tsinit', out: 'dir', info: true, tee: 'read',
+      argv: (b, st, o) => ['sh', '-c', `"$0" --log-dir ${o} --log-stdout -- ${P(b, st)} | cat > /dev/null`, TSINIT],
+    });
+    // ... and into a pipe nobody reads (a stalled log driver): what that costs the files.
+    s.push({
+      name: 'tsinit --log-dir DIR --log-stdout -- svc > stalled pipe', group: 'tee', init: 'tsinit', out: 'dir', info: true, tee: 'stalled',
+      argv: (b, st, o) => ['sh', '-c', `mkfifo ${o}.fifo && exec 3<>${o}.fifo && exec "$0" --log-dir ${o} --log-stdout -- ${P(b, st)} > ${o}.fifo`, TSINIT],
+    });
   }
   return s;
 }
@@ -63,6 +73,7 @@ async function once(subject, bytes, tmp) {
   const out = path.join(tmp, subject.out === 'file' ? 'out.log' : 'logdir');
   fs.rmSync(stamp, { force: true });
   fs.rmSync(out, { recursive: true, force: true });
+  fs.rmSync(`${out}.fifo`, { force: true });
   if (subject.out === 'dir') fs.mkdirSync(out);
   const child = start(subject.argv(bytes, stamp, out), { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
@@ -145,6 +156,19 @@ export async function run(ctx) {
     }
   }
   const targets = [];
+  const logDir = rows.find((r) => r.subject === 'tsinit --log-dir DIR -- svc');
+  for (const [tee, goal] of [['read', 0.8], ['stalled', null]]) {
+    const sub = subjects.find((x) => x.tee === tee);
+    const row = sub && rows.find((r) => r.subject === sub.name);
+    if (!row || !logDir) continue;
+    const ratio = row.extra.linesPerSec / logDir.extra.linesPerSec;
+    targets.push({
+      name: tee === 'read' ? '--log-dir --log-stdout (stdout read) >= 0.8x --log-dir lines/s' : '--log-dir --log-stdout into a stalled pipe vs --log-dir lines/s (cost of a stalled stdout)',
+      measured: `${(row.extra.linesPerSec / 1e6).toFixed(2)} M lines/s vs ${(logDir.extra.linesPerSec / 1e6).toFixed(2)} M`,
+      ratio,
+      ...(goal === null ? { met: null } : { goal, higher: true, met: ratio >= goal }),
+    });
+  }
   const pipe = rows.find((r) => r.group === 'pipe' && r.init === 'tsinit' && !r.info);
   targets.push({
     name: 'log pipe (--logger) >= 0.95x the plain shell pipe',

@@ -78,6 +78,11 @@ export interface Options {
   pdeathsig?: number;
   events?: string;
   pty: boolean;
+  // logs where users look, and the control socket
+  logStdout: 'raw' | 'json' | false;
+  strictLogs: boolean;
+  /** a path; false: none; undefined: the default (see control/paths.ts) */
+  controlSocket?: string | false;
 }
 
 type Kind = 'flag' | 'value' | 'list';
@@ -90,6 +95,8 @@ export interface OptionSpec {
   parse?: (text: string) => unknown;
   /** shown in --help; the real default lives in DEFAULTS */
   defaultText?: string;
+  /** for an optional value ("--flag [V]"): the value of the bare flag */
+  bare?: string;
 }
 
 export const DEFAULTS: Omit<Options, 'command'> = {
@@ -122,6 +129,8 @@ export const DEFAULTS: Omit<Options, 'command'> = {
   daemon: false,
   daemonTimeoutMs: 10_000,
   pty: false,
+  logStdout: false,
+  strictLogs: false,
 };
 
 const nonNegativeInt = (what: string) => (t: string) => parseInteger(t, 0, 2 ** 31 - 1, what);
@@ -342,7 +351,51 @@ export function validate(opts: Options): void {
   if (opts.healthCmd !== undefined && opts.healthHttp !== undefined) {
     throw new UsageError('--health-cmd and --health-http cannot be used together');
   }
+  if (opts.logStdout !== false && opts.logDir === undefined) {
+    throw new UsageError('--log-stdout goes with --log-dir (without a logger the service writes to stdout itself)');
+  }
   if (opts.restartDelayMaxMs < opts.restartDelayMs) {
     throw new UsageError('--restart-delay-max must not be shorter than --restart-delay');
   }
 }
+
+// ---- logs where users look, and the control socket -------------------------------------------------
+// (appended as one block: options of the same feature stay together)
+
+/** --log-stdout's modes; a bare --log-stdout (or a true boolean twin) means raw. */
+export function parseLogStdout(text: string): 'raw' | 'json' | false {
+  const t = text.trim().toLowerCase();
+  if (t === 'raw' || t === 'json') return t;
+  let on: boolean;
+  try {
+    on = parseBool(t);
+  } catch {
+    throw new UsageError(`invalid --log-stdout mode '${text}' (raw or json)`);
+  }
+  return on ? 'raw' : false;
+}
+
+/** --control-socket: a path, or off/none/0 for no socket. */
+export function parseControlSocket(text: string): string | false {
+  const t = text.trim();
+  if (['off', 'none', '0', 'no', 'false'].includes(t.toLowerCase())) return false;
+  if (t === '') throw new UsageError('--control-socket needs a path (or off)');
+  if (Buffer.byteLength(t) > 107) throw new UsageError(`--control-socket path is too long for a unix socket (at most 107 bytes): ${t}`);
+  return t;
+}
+
+OPTION_SPECS.push(
+  {
+    key: 'logStdout', flags: '--log-stdout [MODE]', kind: 'value', parse: parseLogStdout, bare: 'raw',
+    help: "with --log-dir: also copy every line to tsinit's stdout (docker logs), raw as written or json records; best effort, never holds up the files",
+  },
+  {
+    key: 'strictLogs', flags: '--strict-logs', kind: 'flag',
+    help: "exit 125 instead of the service's status when any of its output was lost",
+  },
+  {
+    key: 'controlSocket', flags: '--control-socket <PATH|off>', kind: 'value', parse: parseControlSocket,
+    defaultText: 'as PID 1: /run/tsinit/control.sock (root) or $XDG_RUNTIME_DIR|/tmp/tsinit-UID/control.sock; otherwise off',
+    help: 'unix socket for tsinit status, health and ctl',
+  },
+);

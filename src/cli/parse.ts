@@ -48,6 +48,7 @@ function buildProgram(output: { text: string }): Command {
     const opt = new Option(spec.flags, `${spec.help} [${envName(spec)}]`);
     if (spec.defaultText) opt.defaultValueDescription = spec.defaultText;
     if (spec.kind === 'value') opt.argParser(wrap(spec.parse!));
+    if (spec.bare !== undefined) opt.preset(spec.bare);
     if (spec.kind === 'list') {
       const parse = wrap(spec.parse!);
       opt.argParser((text: string, previous: unknown) => [...((previous as unknown[]) ?? []), parse(text)]);
@@ -57,12 +58,43 @@ function buildProgram(output: { text: string }): Command {
   return program;
 }
 
+/**
+ * An option with an optional value ("--log-stdout [MODE]") takes its value only as "--flag=VALUE":
+ * commander would take the next word, and `--log-stdout myapp` must run myapp. Bare occurrences among
+ * tsinit's own options (before the command) become "--flag=<bare value>".
+ */
+export function expandBareFlags(args: string[]): string[] {
+  const out = [...args];
+  const takesValue = (spec: { kind: string; flags: string; bare?: string }) => spec.kind !== 'flag' && spec.bare === undefined;
+  const longs = new Map(OPTION_SPECS.map((s) => [/--[a-z0-9-]+/.exec(s.flags)![0], s]));
+  const shorts = new Map(OPTION_SPECS.filter((s) => /^-[a-zA-Z],/.test(s.flags)).map((s) => [s.flags[1], s]));
+  for (let i = 0; i < out.length; i++) {
+    const arg = out[i];
+    if (arg === '--' || !arg.startsWith('-') || arg === '-') break;
+    if (arg.startsWith('--')) {
+      const spec = longs.get(arg);
+      if (spec?.bare !== undefined) out[i] = `${arg}=${spec.bare}`;
+      else if (spec && takesValue(spec)) i++;
+      continue;
+    }
+    // short flags, possibly combined (-vk 5s): only the last one may take the next word
+    for (let k = 1; k < arg.length; k++) {
+      const spec = shorts.get(arg[k]);
+      if (spec && takesValue(spec)) {
+        if (k === arg.length - 1) i++;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 /** Parses tsinit's own arguments (argv without node and the script) and TSINIT_ variables. */
 export function parseCli(args: string[], env: NodeJS.ProcessEnv): CliResult {
   const output = { text: '' };
   const program = buildProgram(output);
   try {
-    program.parse(args, { from: 'user' });
+    program.parse(expandBareFlags(args), { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') {

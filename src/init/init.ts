@@ -18,6 +18,8 @@ import { Pass, route, RoutingOptions, stopSignalFor } from './forward';
 import { Service, serviceConfig } from './service';
 import { Stop } from './stop';
 import { Terminal } from './terminal';
+import { Control } from '../control/control';
+import { ControlError } from '../control/server';
 import createDebug from '../debug';
 
 const debug = createDebug('init');
@@ -31,6 +33,8 @@ export class Init {
   readonly stop: Stop;
   private readonly terminal: Terminal;
   private readonly routing: RoutingOptions;
+  /** status, health and the control socket */
+  private readonly control: Control;
 
   constructor(private readonly opts: Options) {
     this.events = new EventLog(opts.verbose, opts.warnReaped);
@@ -50,14 +54,26 @@ export class Init {
       terminal: this.terminal,
       onFatal: (reason, exitCode) => this.stop.request(reason, exitCode),
     });
+    this.control = new Control(opts, this.events, () => this.service.status());
     this.stop = new Stop(
-      { killAfterMs: opts.killAfterMs, keepOrphans: opts.keepOrphans, stopSignal },
-      { events: this.events, reaper: this.reaper, service: this.service, output: this.output, terminal: this.terminal },
+      { killAfterMs: opts.killAfterMs, keepOrphans: opts.keepOrphans, stopSignal, strictLogs: opts.strictLogs },
+      {
+        events: this.events, reaper: this.reaper, service: this.service, output: this.output, terminal: this.terminal,
+        outputLoss: () => this.control.outputLoss(),
+      },
     );
   }
 
   /** Runs everything and returns tsinit's exit code. Never throws for the service's failures. */
   async run(): Promise<number> {
+    try {
+      return await this.runAll();
+    } finally {
+      this.control.close();
+    }
+  }
+
+  private async runAll(): Promise<number> {
     const opts = this.opts;
     // 1. tsinit itself
     if (opts.events) this.events.openJson(opts.events);
@@ -66,6 +82,14 @@ export class Init {
     this.reaper.start();
     this.terminal.take();
     onSignal((sig) => this.onSignal(sig));
+    // In the background: the service never waits for the control socket.
+    this.control.listen({
+      restart: () => {
+        if (!this.service.restart()) throw new ControlError('the service is not running');
+      },
+      signal: (sig) => this.onSignal(sig),
+      stop: () => this.stop.request('stop asked through the control socket'),
+    });
 
     // 2. the logger
     if (this.output && !this.output.start()) {
@@ -91,7 +115,11 @@ export class Init {
   async abort(err: unknown): Promise<number> {
     this.events.emit({ type: 'error', message: `internal error: ${err instanceof Error ? err.message : String(err)}` });
     await this.stop.abort();
-    return this.stop.finish({ kind: 'failed', exitCode: EXIT_INTERNAL, reason: 'internal error' });
+    try {
+      return await this.stop.finish({ kind: 'failed', exitCode: EXIT_INTERNAL, reason: 'internal error' });
+    } finally {
+      this.control.close();
+    }
   }
 
   /** A signal tsinit received, routed by forward.ts. */

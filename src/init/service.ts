@@ -148,7 +148,9 @@ export class Service {
         if (this.stopRequest) return status;
         if (this.restartAsked) {
           this.restartAsked = false;
+          this.backoff = true;
           await this.stopLeftovers(now() + this.cfg.killAfterMs);
+          this.backoff = false;
           if (this.stopRequest) return status;
           this.restarts++;
           continue;
@@ -406,6 +408,7 @@ export class Service {
     let state: ServiceState = 'idle';
     if (this.finished) state = 'exited';
     else if (this.stopRequest) state = 'stopping';
+    else if (this.restartAsked) state = 'restarting';
     else if (this.adopting) state = 'adopting';
     else if (this.running) state = 'running';
     else if (this.backoff) state = 'restarting';

@@ -9,7 +9,7 @@
 // internal error); steps 3-6 run once the service has ended, whether it was stopped or not.
 import { Clock, realClock } from '../clock';
 import { EventLog } from '../events';
-import { EXIT_INTERNAL, finalExitCode, RunOutcome } from '../exit-status';
+import { EXIT_INTERNAL, finalExitCode, RunOutcome, STRICT_LOGS_REASON } from '../exit-status';
 import { LOGGER_KILL_WAIT_MS } from '../logging/sidecar';
 import { escalate } from '../process/escalate';
 import { Reaper } from '../process/reaper';
@@ -24,6 +24,8 @@ export interface StopConfig {
   keepOrphans: boolean;
   /** the signal of a stop tsinit asks for itself (--timeout, the logger, an error): SIGTERM, rewritten */
   stopSignal: number;
+  /** --strict-logs: lost output fails the run */
+  strictLogs?: boolean;
 }
 
 /** What the stop needs of the service unit. */
@@ -48,6 +50,8 @@ export interface StopDeps {
   service: StoppableService;
   output: DrainableOutput | null;
   terminal: { restore(): void };
+  /** any of the service's output lost so far, and how (for --strict-logs) */
+  outputLoss?: () => string | null;
   /** tests pass a fake clock and a fake tree */
   clock?: Clock;
   terminateTree?: (o: TerminateOptions) => Promise<void>;
@@ -158,7 +162,9 @@ export class Stop {
     reaper.reap();
     if (reaper.reapedOrphans > 0) events.emit({ type: 'orphans-reaped', count: reaper.reapedOrphans });
     // 6. The exit code: a logger that failed for good overrides the service's.
-    const { code, reason } = finalExitCode(outcome, this.req, output?.failed ?? false);
+    const loss = this.cfg.strictLogs ? (this.deps.outputLoss?.() ?? null) : null;
+    const { code, reason } = finalExitCode(outcome, this.req, output?.failed ?? false, loss);
+    if (loss !== null && reason === STRICT_LOGS_REASON) events.emit({ type: 'strict-logs', loss });
     events.emit({ type: 'exit', code, reason });
     events.close();
     return code;

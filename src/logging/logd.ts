@@ -12,12 +12,13 @@ import { formatBytes, formatSeconds, parseInteger, parseSize, UsageError } from 
 import { lastSeqInTail, LineSplitter, RecordSink, streamKey } from './records';
 import { CURRENT, filesToPrune, rotatedFiles, rotatedName, rotationTime } from './rotate';
 import { SIGHUP, SIGINT, SIGTERM } from '../signals';
+import { Tee } from './tee';
 
 const EXIT_OK = 0;
 const EXIT_LOST = 1;
 const EXIT_USAGE = 125;
 
-const USAGE = 'usage: tsinit logd DIR [--max-bytes SIZE] [--keep N] [--stderr-fd N] [--max-line SIZE]';
+const USAGE = 'usage: tsinit logd DIR [--max-bytes SIZE] [--keep N] [--stderr-fd N] [--max-line SIZE] [--stdout raw|json]';
 
 export interface LogdOptions {
   dir: string;
@@ -25,12 +26,14 @@ export interface LogdOptions {
   keep: number;
   stderrFd: number | null;
   maxLine: number;
+  /** also copy every line to fd 1 (and fd 2 for a separate stderr): as read, or as its record */
+  stdout: 'raw' | 'json' | null;
 }
 
 // ---- arguments -----------------------------------------------------------------------------------
 
 export function parseLogdArgs(args: string[]): LogdOptions {
-  const opts: LogdOptions = { dir: '', maxBytes: 10 * 1024 * 1024, keep: 10, stderrFd: null, maxLine: 64 * 1024 };
+  const opts: LogdOptions = { dir: '', maxBytes: 10 * 1024 * 1024, keep: 10, stderrFd: null, maxLine: 64 * 1024, stdout: null };
   const dirs: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -48,6 +51,7 @@ export function parseLogdArgs(args: string[]): LogdOptions {
     else if (name === '--keep') opts.keep = parseInteger(value, 0, 2 ** 31 - 1, '--keep');
     else if (name === '--stderr-fd') opts.stderrFd = parseInteger(value, 3, 1 << 20, '--stderr-fd');
     else if (name === '--max-line') opts.maxLine = checkRange(parseSize(value), 64, 16 * 1024 * 1024, '--max-line', '64..16M');
+    else if (name === '--stdout') opts.stdout = parseTeeMode(value);
     else throw new UsageError(`logd: unknown option ${name} (${USAGE})`);
   }
   if (dirs.length !== 1) throw new UsageError(`logd: ${dirs.length ? 'one DIR only' : 'missing DIR'} (${USAGE})`);
@@ -60,6 +64,11 @@ export function parseLogdArgs(args: string[]): LogdOptions {
     }
   }
   return opts;
+}
+
+function parseTeeMode(value: string): 'raw' | 'json' {
+  if (value === 'raw' || value === 'json') return value;
+  throw new UsageError(`logd: --stdout ${value}: one of raw, json (${USAGE})`);
 }
 
 function checkRange(n: number, min: number, max: number, what: string, range: string): number {
@@ -396,6 +405,8 @@ interface Input {
   heldPos: number;
   paused: boolean;
   eof: boolean;
+  /** --stdout raw: where this input's bytes are copied */
+  tee: Tee | null;
 }
 
 const RETRY_FIRST_MS = 50;
@@ -419,9 +430,33 @@ class Logd {
   constructor(private readonly opts: LogdOptions) {
     this.files = new LogFiles(opts);
     const input = (name: string, fd: number): Input =>
-      ({ name, fd, splitter: null, reader: null, held: null, heldPos: 0, paused: false, eof: false });
+      ({ name, fd, splitter: null, reader: null, held: null, heldPos: 0, paused: false, eof: false, tee: null });
     this.inputs = [input('stdin', 0)];
     if (opts.stderrFd !== null) this.inputs.push(input(`fd ${opts.stderrFd}`, opts.stderrFd));
+    if (opts.stdout !== null) {
+      this.tees.push(new Tee(1));
+      if (opts.stdout === 'raw') {
+        // Each stream to its own: docker logs keeps the service's stderr apart too.
+        this.inputs[0].tee = this.tees[0];
+        if (this.inputs[1]) this.tees.push((this.inputs[1].tee = new Tee(2)));
+      } else {
+        this.recordTee = this.tees[0];
+      }
+    }
+  }
+
+  /** The copies to stdout (and stderr), for the end of the run. */
+  readonly tees: Tee[] = [];
+  /** --stdout json: the records of lines go here as they are encoded */
+  private recordTee: Tee | null = null;
+
+  /** Encodes with `fn`; in json mode, copies the records it added. */
+  private encodeTeed<T>(fn: () => T): T {
+    const sink = this.sink!;
+    const from = sink.pos;
+    const result = fn();
+    this.recordTee?.push(sink.buf, from, sink.pos);
+    return result;
   }
 
   run(): Promise<number> {
@@ -506,6 +541,7 @@ class Logd {
       return false;
     }
     this.sink!.setTime(Date.now());
+    input.tee?.push(chunk);
     input.held = chunk;
     input.heldPos = 0;
     const ok = this.encodeHeld(input);
@@ -520,7 +556,8 @@ class Logd {
   /** Encodes what an input holds, writing as the sink fills; false when a write failed. */
   private encodeHeld(input: Input): boolean {
     while (input.held !== null) {
-      input.heldPos = input.splitter!.feed(input.held, input.heldPos);
+      const held = input.held;
+      input.heldPos = this.encodeTeed(() => input.splitter!.feed(held, input.heldPos));
       if (input.heldPos >= input.held.length) input.held = null;
       if (!this.flush()) return false;
     }
@@ -541,7 +578,7 @@ class Logd {
   private finish(): void {
     const sink = this.sink!;
     for (const input of this.inputs) {
-      while (!input.splitter!.finish()) if (!this.flush()) return this.stuck();
+      while (!this.encodeTeed(() => input.splitter!.finish())) if (!this.flush()) return this.stuck();
     }
     if (!this.endEncoded) {
       if (!sink.hasRoom() && !this.flush()) return this.stuck();
@@ -658,6 +695,14 @@ export async function runLogd(args: string[], onSignal: (h: (sig: number) => voi
   };
   process.on('beforeExit', onBeforeExit);
   result = await logd.run();
+  for (const tee of logd.tees) {
+    // Best effort: a stdout that does not keep up costs a moment here, never the files.
+    const missed = await tee.settle();
+    if (missed.bytes > 0) {
+      const why = missed.failure ? `it failed (${missed.failure})` : 'it did not keep up';
+      say(`the copy to ${tee.fd === 1 ? 'stdout' : 'stderr'} missed ${missed.lines} lines (${formatBytes(missed.bytes)}): ${why}; ${opts.dir} has every line`);
+    }
+  }
   process.off('beforeExit', onBeforeExit);
   return result;
 }

@@ -37,7 +37,7 @@ export function loggerRestartDelay(recentRestarts: number): number {
 /** What the sidecar needs of the options. */
 export type SidecarConfig = Pick<
   Options,
-  'logger' | 'logDir' | 'logMaxBytes' | 'logKeep' | 'loggerStderr' | 'pipeSize' | 'graceMs' | 'loggerRestartLimit'
+  'logger' | 'logDir' | 'logMaxBytes' | 'logKeep' | 'loggerStderr' | 'pipeSize' | 'graceMs' | 'loggerRestartLimit' | 'logStdout'
 >;
 
 export class Sidecar {
@@ -80,6 +80,7 @@ export class Sidecar {
     if (o.logDir === undefined) return ['/bin/sh', '-c', o.logger!];
     const argv = [process.execPath, process.argv[1], 'logd', o.logDir, '--max-bytes', String(o.logMaxBytes), '--keep', String(o.logKeep)];
     if (this.err) argv.push('--stderr-fd', '3');
+    if (o.logStdout) argv.push('--stdout', o.logStdout);
     return argv;
   }
 

@@ -257,6 +257,7 @@ export class Watchdog {
       return;
     }
     if (o.result === 'success') {
+      if (this.consecutiveFailures > 0) this.events.push({ type: 'probe-passed', source: probe.source, failures: this.consecutiveFailures });
       this.consecutiveFailures = 0;
       this.beat(now, probe.source);
       return;

@@ -244,6 +244,94 @@ s_env_log_dir() {
   $CHECK_LINES "$d" --seq 1000 || return 1
 }
 
+# ------------------------------------------------------------------------------------------------
+# Logs where users look, health and control: docker logs beside --log-dir, HEALTHCHECK with
+# tsinit health, tsinit ctl through docker exec.
+
+health_is() { [[ "$(docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null)" == "$2" ]]; }
+health_log() { docker inspect -f '{{range .State.Health.Log}}{{.ExitCode}} {{.Output}}{{end}}' "$1"; }
+ready_count() { docker logs "$1" 2>&1 | grep -c '^ready$'; }
+ready_at_least() { (( $(ready_count "$1") >= $2 )); }
+json_field() { grep -oE "\"$2\":[0-9a-z\"]+" <<<"$1" | head -1 | cut -d: -f2; }
+
+# docker logs shows every line while --log-dir holds them all (logcheck complete); then the same
+# under docker stop while the service writes as fast as it can.
+s_docker_logs_log_dir() {
+  local d c; d=$(host_dir); c=$(cname logs-stdout)
+  drun --name "$c" -v "$d:/logs" --entrypoint tsinit "$IMG" --log-dir /logs --log-stdout -- seq 20000 >/dev/null 2>&1
+  expect_eq "$(exit_code_of "$c")" 0 "exit status" || { logs_of "$c" | tail -5; return 1; }
+  docker logs "$c" 2>/dev/null >"$d.stdout" || fail "docker logs failed" || return 1
+  $CHECK_LINES "$d.stdout" --seq 20000 | sed 's/^/note: docker logs: /' || return 1
+  $CHECK_LINES "$d" --seq 20000 || return 1
+  expect_status 0 drun --rm -v "$d:/logs" --entrypoint tsinit "$IMG" logcheck /logs || return 1
+  expect_grep '^complete' "$LAST_OUT" "logcheck" || return 1
+
+  local d2 c2; d2=$(host_dir); c2=$(cname logs-stdout-heavy)
+  drun -d --name "$c2" -v "$d2:/logs" -e TSINIT_LOG_DIR=/logs -e TSINIT_LOG_STDOUT=raw "$IMG" t-lines >/dev/null || return 1
+  wait_log_grows "$d2" 2000000 "$c2" || return 1
+  docker stop "$c2" >/dev/null || fail "docker stop failed" || return 1
+  expect_eq "$(exit_code_of "$c2")" 0 "exit status after docker stop" || { logs_of "$c2" | tail -5; return 1; }
+  $CHECK_LINES "$d2" --end | sed 's/^complete/note: files complete/'
+  [[ "${PIPESTATUS[0]}" == 0 ]] || return 1
+  expect_status 0 drun --rm -v "$d2:/logs" --entrypoint tsinit "$IMG" logcheck /logs || return 1
+  local shown missed
+  shown=$(docker logs "$c2" 2>/dev/null | grep -cE '^[0-9]+$')
+  missed=$(docker logs "$c2" 2>&1 | grep -oE 'missed [0-9]+ lines' || echo 'missed 0 lines')
+  echo "note: docker logs showed $shown numbered lines ($missed)"
+  (( shown > 0 )) || fail "docker logs showed none of the lines" || return 1
+}
+
+# HEALTHCHECK CMD ["tsinit", "health"]: healthy, unhealthy while the probe fails, healthy again after
+# the watchdog's restart, as docker inspect shows.
+s_healthcheck() {
+  local img="$IMG-health" c rc=0
+  c=$(cname healthcheck)
+  printf 'FROM %s\nHEALTHCHECK --interval=500ms --timeout=5s --retries=1 CMD ["tsinit", "health"]\n' "$IMG" \
+    | docker build --network none -q -t "$img" - >/dev/null || fail "docker build of the HEALTHCHECK image failed" || return 1
+  healthcheck_steps "$img" "$c" || rc=1
+  docker rm -f "$c" >/dev/null 2>&1
+  docker rmi -f "$img" >/dev/null 2>&1
+  return $rc
+}
+
+healthcheck_steps() {
+  local img=$1 c=$2 js
+  drun -d --name "$c" -e TSINIT_HEALTH_CMD='test -e /tmp/ok' -e TSINIT_HEALTH_INTERVAL=300ms \
+    -e TSINIT_HEALTH_FAILURES=10 -e TSINIT_RESTART=on-failure -e TSINIT_VERBOSE=1 \
+    "$img" sh -c 'touch /tmp/ok; echo ready; exec sleep 100000' >/dev/null || fail "docker run failed" || return 1
+  wait_until 30 "docker inspect: healthy" health_is "$c" healthy || { health_log "$c"; logs_of "$c" | tail -5; return 1; }
+  expect_grep '^0 healthy: running \(pid [0-9]+, up [0-9]+s, ready, health-cmd passing\)' "$(health_log "$c")" "the health log" || return 1
+  docker exec "$c" rm /tmp/ok || fail "docker exec rm failed" || return 1
+  wait_until 30 "docker inspect: unhealthy" health_is "$c" unhealthy || { health_log "$c"; logs_of "$c" | tail -5; return 1; }
+  expect_grep '1 unhealthy: health-cmd probe failing \([0-9]+/10\)' "$(health_log "$c")" "the health log" || return 1
+  wait_until 30 "docker inspect: healthy after the restart" health_is "$c" healthy || { health_log "$c"; logs_of "$c" | tail -8; return 1; }
+  js=$(docker exec "$c" tsinit status --json) || fail "tsinit status --json failed: $js" || return 1
+  expect_eq "$(json_field "$js" restarts)" 1 "restarts in tsinit status" || return 1
+  expect_eq "$(json_field "$js" kills)" 1 "watchdog kills in tsinit status" || return 1
+  expect_eq "$(ready_count "$c")" 2 "incarnations that printed ready" || return 1
+}
+
+# tsinit ctl through docker exec: restart (through the stop sequence), signal, and status.
+s_ctl_restart() {
+  local c out js
+  c=$(start_service ctl-restart -e TSINIT_VERBOSE=1 "$IMG" t-signals) || { echo "$c"; return 1; }
+  out=$(docker exec "$c" tsinit ctl restart 2>&1) || fail "tsinit ctl restart failed: $out" || return 1
+  expect_grep '^stopping service \(pid [0-9]+\): restart asked through the control socket; sending SIGTERM$' "$out" "ctl restart's line" || return 1
+  wait_until 20 "a second 'ready'" ready_at_least "$c" 2 || { logs_of "$c" | tail -8; return 1; }
+  expect_grep '^got TERM$' "$(logs_of "$c")" "the stop signal reached the service" || return 1
+  js=$(docker exec "$c" tsinit status --json) || fail "tsinit status failed" || return 1
+  expect_eq "$(json_field "$js" restarts)" 1 "restarts" || return 1
+  out=$(docker exec "$c" tsinit ctl signal USR1 2>&1) || fail "tsinit ctl signal failed: $out" || return 1
+  expect_grep '^forwarded SIGUSR1 to process group [0-9]+$' "$out" "ctl signal's line" || return 1
+  wait_until 10 "'got USR1'" logs_match "$c" '^got USR1$' || return 1
+  out=$(docker exec "$c" tsinit status) || fail "tsinit status failed" || return 1
+  expect_grep '^service +running \(pid [0-9]+, up [0-9]+s\), restarts 1, last exit code 0' "$out" "tsinit status" || return 1
+  expect_status 0 docker exec "$c" tsinit health || return 1
+  docker stop "$c" >/dev/null || fail "docker stop failed" || return 1
+  expect_eq "$(exit_code_of "$c")" 0 "exit status after docker stop" || return 1
+  expect_grep 'control: restart from pid [0-9]+ \(uid 0\)' "$(logs_of "$c")" "the -v line of the restart" || return 1
+}
+
 # name | function. The order is the order of the report.
 SCENARIOS=(
   "exit codes 0 1 3 42 255 pass through|s_exit_codes"
@@ -264,4 +352,7 @@ SCENARIOS=(
   "env twins: VERBOSE, REMAP_EXIT, USER, bad value 125|s_env_twins"
   "env twin TSINIT_LOGGER with the plain ENTRYPOINT|s_env_logger"
   "env twin TSINIT_LOG_DIR with the plain ENTRYPOINT|s_env_log_dir"
+  "docker logs + --log-dir --log-stdout: both complete|s_docker_logs_log_dir"
+  "HEALTHCHECK tsinit health: healthy, unhealthy, healthy|s_healthcheck"
+  "docker exec tsinit ctl restart, signal, status|s_ctl_restart"
 )
