@@ -1,5 +1,5 @@
 // Experiment for bench/profile-startup.mjs: bin/tsinit with a V8 code cache, the way Node 22's
-// module.enableCompileCache() would do it, on Node 20 (vm.Script cachedData). Loads dist/tsinit.js
+// module.enableCompileCache() would do it, on Node 20 (vm.Script cachedData). Loads dist/tsinit-main.js
 // as a CommonJS module compiled with the cache in $BENCH_CODE_CACHE; with $BENCH_CODE_CACHE_WRITE=1
 // it writes the cache at exit (after the run, so it holds the functions the run compiled lazily).
 'use strict';
@@ -8,7 +8,7 @@ const path = require('node:path');
 const vm = require('node:vm');
 const Module = require('node:module');
 
-const file = path.resolve(__dirname, '../../dist/tsinit.js');
+const file = path.resolve(__dirname, '../../dist/tsinit-main.js');
 const cacheFile = process.env.BENCH_CODE_CACHE;
 let cachedData;
 try {

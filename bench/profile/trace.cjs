@@ -61,7 +61,8 @@ Module.prototype.require = function (id) {
 const origCompile = Module.prototype._compile;
 Module.prototype._compile = function (content, filename) {
   const t0 = t();
-  const isMain = /dist\/tsinit\.js$/.test(filename);
+  // the loader (dist/tsinit.js, which runs the bundle inside its own top level) or the bundle alone
+  const isMain = /dist\/tsinit(-main)?\.js$/.test(filename) && marks.mainStart === undefined;
   if (isMain) marks.mainStart = t0;
   try {
     return origCompile.apply(this, arguments);
