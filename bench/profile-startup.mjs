@@ -16,9 +16,9 @@ import { ROOT, BENCH, summary, nowNs, canUnshare, PID1, start, sleep, rssKiB, ch
 const require = createRequire(import.meta.url);
 const argv = process.argv.slice(2);
 const RUNS = Number(argv[argv.indexOf('--runs') + 1]) || 25;
-const DIST = path.join(ROOT, 'dist', 'tsinit.js');
+const DIST = path.join(ROOT, 'dist', 'tsinit.js'); // the loader (src/loader.ts), as bin/tsinit runs it
+const BUNDLE = path.join(ROOT, 'dist', 'tsinit-main.js');
 const TRACE = path.join(BENCH, 'profile', 'trace.cjs');
-const SHIM = path.join(BENCH, 'profile', 'cache-shim.cjs');
 const WALK = path.join(BENCH, 'profile', 'children-walk.cjs');
 const HRNOW = path.join(BENCH, 'profile', 'hrtime-now.cjs');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'tsinit-profile-'));
@@ -159,15 +159,12 @@ function buildSnapshotExperiment() {
 function section2() {
   say('## 2. Startup: variants side by side (interleaved, clean environment)');
   say();
-  const cache = path.join(TMP, 'code-cache.bin');
-  // Produce the code cache with one run (written at exit, so it holds what the run compiled).
-  runOnce({ argv: ['node', SHIM, '--', '/bin/true'], extraEnv: { BENCH_CODE_CACHE: cache, BENCH_CODE_CACHE_WRITE: '1' } }, 'cache');
   const snap = buildSnapshotExperiment();
   const variants = [
     { name: 'node -e 0 (floor)', argv: ['node', '-e', '0'], trace: true },
     { name: 'tsinit --version (load everything, parse, print)', argv: ['node', DIST, '--version'], trace: true },
     { name: 'tsinit -- /bin/true', argv: ['node', DIST, '--', '/bin/true'], trace: true },
-    { name: 'tsinit -- /bin/true, V8 code cache (vm.Script cachedData)', argv: ['node', SHIM, '--', '/bin/true'], extraEnv: { BENCH_CODE_CACHE: cache }, trace: true },
+    { name: 'tsinit -- /bin/true, the bundle alone (no code cache)', argv: ['node', BUNDLE, '--', '/bin/true'], trace: true },
     { name: 'tsinit -- /bin/true, descendants by children walk instead of a /proc scan (preload emulation)', argv: ['node', '-r', WALK, DIST, '--', '/bin/true'], trace: true },
     { name: 'tsinit -- /bin/true, performance.now() from process.hrtime (preload emulation)', argv: ['node', '-r', HRNOW, DIST, '--', '/bin/true'], trace: true },
     { name: 'tsinit -- /bin/true, both emulations (children walk + hrtime clock)', argv: ['node', '-r', WALK, '-r', HRNOW, DIST, '--', '/bin/true'], trace: true },
@@ -237,7 +234,7 @@ function section4() {
     ['require("commander") (it requires node:child_process, which pulls node:net)', T("require('commander')")],
     ['require("node:child_process") alone (not in Node\'s startup snapshot)', T("require('node:child_process')")],
     ['require("debug") (tsinit already loads it only when DEBUG names tsinit)', T("require('debug')")],
-    ['compile dist/tsinit.js (vm.Script, no cache)', T(`new (require('vm').Script)(require('fs').readFileSync(${JSON.stringify(DIST)},'utf8'))`)],
+    ['compile dist/tsinit-main.js (vm.Script, no cache)', T(`new (require('vm').Script)(require('fs').readFileSync(${JSON.stringify(BUNDLE)},'utf8'))`)],
     [
       `full /proc scan as in src/sys/proc.ts listProcesses() (${nProc} processes visible now)`,
       T("const fs=require('fs');for(const e of fs.readdirSync('/proc')){if(e.charCodeAt(0)>=48&&e.charCodeAt(0)<=57){try{fs.readFileSync('/proc/'+e+'/stat','latin1')}catch{}}}"),

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick] [-- --only startup,rss,reap,signals,logpipe,exitpath]
+// npm run bench [-- --quick] [-- --only startup,rss,reap,signals,logpipe,exitpath,idle]
 //
-// Runs every scenario for tsinit and each anchor installed (tini, dumb-init, catatonit, s6-log),
-// interleaved, and prints a markdown table; writes bench/results.json and bench/chart.svg
-// (bench/results-quick.json and bench/chart-quick.svg with --quick). See docs/bench.md.
+// Runs every scenario for tsinit and each anchor installed (tini, dumb-init, catatonit, s6-log, and
+// pm2-runtime, which the bench installs into bench/.cache on first use), interleaved, each until its
+// medians settle or a round limit, and prints a markdown table; writes bench/results.json and
+// bench/chart.svg (bench/results-quick.json and bench/chart-quick.svg with --quick). See docs/bench.md.
 //
 // Environment: BENCH_LOG_MB (log scenario size, default 1024; 256 with --quick), BENCH_ORPHANS
 // (default 5000; 1000 with --quick), BENCH_TMP (scratch directory, default /dev/shm).
@@ -11,7 +12,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BENCH, TSINIT, ENV, REMOVED_ENV, which, canUnshare, scratchDir, fmt } from './lib/util.mjs';
+import { BENCH, TSINIT, ENV, REMOVED_ENV, which, canUnshare, scratchDir, fmt, describeStats, judge } from './lib/util.mjs';
+import { ensurePm2 } from './lib/subjects.mjs';
 import { renderChart } from './lib/chart.mjs';
 import * as startup from './scenarios/startup.mjs';
 import * as rss from './scenarios/rss.mjs';
@@ -19,8 +21,9 @@ import * as reap from './scenarios/reap.mjs';
 import * as signals from './scenarios/signals.mjs';
 import * as logpipe from './scenarios/logpipe.mjs';
 import * as exitpath from './scenarios/exitpath.mjs';
+import * as idle from './scenarios/idle.mjs';
 
-const SCENARIOS = [startup, rss, reap, signals, logpipe, exitpath];
+const SCENARIOS = [startup, rss, reap, signals, logpipe, exitpath, idle];
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -28,22 +31,27 @@ const onlyArg = argv.find((a) => a.startsWith('--only'));
 const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1] : argv[argv.indexOf(onlyArg) + 1]).split(',') : null;
 const log = (s) => process.stderr.write(`${s}\n`);
 
+// Rounds per scenario: `warmup` dropped, then at least `min` and at most `max`; the scenario stops
+// early once every subject's median has stayed within `tol` (relative) or `abs` (in the scenario's
+// unit) over the last `window` rounds (see interleave in lib/util.mjs).
 const REPS = quick
   ? {
-      startup: { warmup: 1, reps: 8 },
-      rss: { warmup: 0, reps: 2 },
-      reap: { warmup: 0, reps: 2 },
-      signals: { warmup: 1, reps: 5 },
-      logpipe: { warmup: 0, reps: 2 },
-      exitpath: { warmup: 1, reps: 6 },
+      startup: { warmup: 2, min: 12, max: 40, tol: 0.03, abs: 0.3 },
+      rss: { warmup: 0, min: 3, max: 5, tol: 0.01, abs: 0.2, window: 2 },
+      reap: { warmup: 0, min: 3, max: 6, tol: 0.2, abs: 0.5, window: 2 },
+      signals: { warmup: 1, min: 6, max: 20, tol: 0.05, abs: 0.02 },
+      logpipe: { warmup: 0, min: 3, max: 5, tol: 0.05, abs: 20, window: 2 },
+      exitpath: { warmup: 1, min: 8, max: 30, tol: 0.05, abs: 0.1 },
+      idle: { rounds: 1 },
     }
   : {
-      startup: { warmup: 3, reps: 30 },
-      rss: { warmup: 1, reps: 5 },
-      reap: { warmup: 1, reps: 3 },
-      signals: { warmup: 2, reps: 20 },
-      logpipe: { warmup: 1, reps: 3 },
-      exitpath: { warmup: 2, reps: 15 },
+      startup: { warmup: 3, min: 30, max: 80, tol: 0.02, abs: 0.2 },
+      rss: { warmup: 1, min: 5, max: 8, tol: 0.01, abs: 0.1, window: 2 },
+      reap: { warmup: 1, min: 4, max: 10, tol: 0.15, abs: 0.3, window: 2 },
+      signals: { warmup: 2, min: 15, max: 40, tol: 0.04, abs: 0.01 },
+      logpipe: { warmup: 1, min: 3, max: 6, tol: 0.04, abs: 15, window: 2 },
+      exitpath: { warmup: 2, min: 15, max: 50, tol: 0.04, abs: 0.05 },
+      idle: { rounds: 2 },
     };
 
 /** Does the built-in writer work yet? `printf 'probe\n' | tsinit logd DIR` must exit 0 and keep the line. */
@@ -83,6 +91,11 @@ function fmtStat(v, unit) {
 function notes(r) {
   const e = r.extra ?? {};
   const out = [];
+  const st = describeStats(r.stats);
+  if (st) out.push(st);
+  if (e.neverMs) out.push(`${e.neverMs} of ${r.stats.n} runs never reached zero zombies (2 s)`);
+  if (e.cpuUsPerSec !== undefined) out.push(`CPU ${fmt(e.cpuUsPerSec, 0)} µs/s`);
+  if (e.loggerEofToInitExitMs !== undefined) out.push(`logger EOF→init exit ${fmt(e.loggerEofToInitExitMs, 2)} ms`);
   if (e.hwmMiB !== undefined) out.push(`peak ${fmt(e.hwmMiB)} MiB`);
   if (e.exitSpreadMs !== undefined) out.push(`exits spread over ${fmt(e.exitSpreadMs, 0)} ms`);
   if (e.initCpuUsPerOrphan !== undefined) out.push(`init CPU ${fmt(e.initCpuMs)} ms (${fmt(e.initCpuUsPerOrphan)} µs/orphan)`);
@@ -100,18 +113,18 @@ const cell = (s) => String(s).replace(/\|/g, '\\|');
 
 function table(results) {
   const lines = [
-    '| scenario | subject | median | p95 | p99 | ratio | reference | notes |',
-    '|---|---|---:|---:|---:|---:|---|---|',
+    '| scenario | subject | n | median | p95 | p99 | ratio | reference | notes |',
+    '|---|---|---:|---:|---:|---:|---:|---|---|',
   ];
   for (const s of results) {
     if (s.skipped || s.error) {
-      lines.push(`| ${s.title} | – | – | – | – | – | – | ${s.skipped ? `skipped: ${s.skipped}` : `failed: ${s.error.split('\n')[0]}`} |`);
+      lines.push(`| ${s.title} | – | – | – | – | – | – | – | ${s.skipped ? `skipped: ${s.skipped}` : `failed: ${s.error.split('\n')[0]}`} |`);
       continue;
     }
     for (const r of s.rows) {
       const subj = r.init === 'tsinit' ? `**${cell(r.subject)}**` : cell(r.subject);
       lines.push(
-        `| ${s.title.replace(/^(\d+)\..*/, '$1')} ${s.id} (${s.unit}) | ${subj} | ${fmtStat(r.stats.median, s.unit)} | ${fmtStat(r.stats.p95, s.unit)} | ${fmtStat(r.stats.p99, s.unit)} | ${
+        `| ${s.title.replace(/^(\d+)\..*/, '$1')} ${s.id} (${s.unit}) | ${subj} | ${r.stats.n} | ${fmtStat(r.stats.median, s.unit)} | ${fmtStat(r.stats.p95, s.unit)} | ${fmtStat(r.stats.p99, s.unit)} | ${
           Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}x` : '–'
         } | ${r.ref ? '(this is the reference)' : cell(r.refSubject ?? '')} | ${cell(notes(r))} |`,
       );
@@ -120,11 +133,46 @@ function table(results) {
   return lines.join('\n');
 }
 
+/** One line per scenario: rounds, whether the medians settled, the load and the host's processes. */
+function conditionsTable(results) {
+  const lines = ['| scenario | rounds | medians settled | load before → after | host processes | seconds |', '|---|---:|---|---|---|---:|'];
+  for (const s of results) {
+    const c = s.conditions;
+    if (!c || s.skipped || s.error) continue;
+    lines.push(
+      `| ${s.title.replace(/^(\d+)\..*/, '$1')} ${s.id} | ${s.rounds ?? '–'} | ${s.settled ? 'yes' : '**no** (round limit)'} | ${c.loadBefore.toFixed(1)} → ${c.loadAfter.toFixed(1)} | ${c.processesBefore} → ${c.processesAfter} | ${c.seconds.toFixed(0)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Each target's verdict from its samples (see judge in lib/util.mjs): met or not met only when the
+ * 90% interval of the median (or of the ratio of medians) lies wholly on one side of the goal; 'edge'
+ * when it straddles it. `also` is a condition that must hold besides (no zombie left, flat RSS).
+ */
+function decide(t) {
+  if (!t.samples) return { ...t, verdict: t.met === true ? 'met' : t.met === false ? 'not met' : 'n/a' };
+  const { samples, ref, ...rest } = t;
+  const j = judge({ samples, ref, goal: t.goal, higher: t.higher });
+  return { ...rest, interval: [j.lo, j.hi], verdict: t.also === false ? 'not met' : j.verdict, met: t.also === false ? false : j.verdict === 'met' };
+}
+
+function fmtRange(t) {
+  if (!t.interval || !t.interval.every(Number.isFinite)) return '–';
+  const [lo, hi] = t.interval;
+  const d = Math.abs(hi) < 1 ? 3 : 2;
+  return `${lo.toFixed(d)}–${hi.toFixed(d)}`;
+}
+
 function targetTable(targets) {
-  const lines = ['| target | measured | ratio | met |', '|---|---|---:|---|'];
+  const lines = ['| target | measured | ratio | 90% interval (vs goal) | verdict |', '|---|---|---:|---|---|'];
   for (const t of targets) {
-    const met = t.met === null || t.met === undefined ? 'n/a' : t.met ? 'met' : '**not met**';
-    lines.push(`| ${cell(t.name)} | ${cell(t.measured)} | ${Number.isFinite(t.ratio) ? `${t.ratio.toFixed(2)}x` : '–'} | ${met} |`);
+    const v = t.verdict ?? (t.met === true ? 'met' : t.met === false ? 'not met' : 'n/a');
+    const shown = v === 'met' ? 'met' : v === 'not met' ? '**not met**' : v === 'edge' ? '*edge*' : v;
+    lines.push(
+      `| ${cell(t.name)} | ${cell(t.measured)} | ${Number.isFinite(t.ratio) ? `${t.ratio.toFixed(2)}x` : '–'} | ${fmtRange(t)} (${t.higher ? '>=' : '<='} ${t.goal ?? '–'}) | ${shown} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -139,7 +187,7 @@ function metaLine(r) {
 function report(out, suffix) {
   const meta = metaLine(out);
   fs.writeFileSync(path.join(BENCH, `chart${suffix}.svg`), renderChart(out.scenarios, meta));
-  process.stdout.write(`\n${meta}\n\n${table(out.scenarios)}\n\n${targetTable(out.targets)}\n\n`);
+  process.stdout.write(`\n${meta}\n\n${table(out.scenarios)}\n\n${conditionsTable(out.scenarios)}\n\n${targetTable(out.targets)}\n\n`);
   if (out.missing.length) process.stdout.write(`Missing anchors: ${out.missing.join(', ')}\n`);
   if (!out.logd) process.stdout.write('Built-in writer (tsinit logd / --log-dir): not available\n');
 }
@@ -155,6 +203,9 @@ async function main() {
   const tmp = scratchDir();
   const have = {};
   for (const b of ['tini', 'dumb-init', 'catatonit', 's6-log', 'perl']) have[b] = which(b) !== null;
+  const noPm2 = ensurePm2(log);
+  have['pm2-runtime'] = noPm2 === null;
+  if (noPm2) log(`pm2-runtime: not available (${noPm2})`);
   const pid1 = canUnshare();
   const logd = probeLogd(tmp);
   const missing = Object.entries(have).filter(([, v]) => !v).map(([k]) => k);
@@ -196,6 +247,7 @@ async function main() {
       results.push({ id: sc.id, title: sc.id, error: String(e.message ?? e) });
     }
   }
+  for (const r of results) if (r.targets) r.targets = r.targets.map(decide);
   const targets = results.flatMap((r) => r.targets ?? []);
   const load1 = os.loadavg()[0];
   const git = (args) => spawnSync('git', args, { cwd: BENCH, encoding: 'utf8' }).stdout?.trim() ?? '';

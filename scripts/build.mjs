@@ -1,7 +1,11 @@
 // Build: type-check and compile src/ + test/ to build/ (tests import it), and bundle the CLI into one
-// file, dist/tsinit.js, because loading one file is measurably faster at startup than many modules.
-// koffi and node-pty stay external: they carry native code that cannot be bundled.
+// file, dist/tsinit-main.js, because loading one file is measurably faster at startup than many
+// modules. koffi and node-pty stay external: they carry native code that cannot be bundled.
+// dist/tsinit.js is the loader (src/loader.ts) that runs the bundle with a V8 code cache made here,
+// for this Node version and architecture (dist/tsinit-main.HASH.VERSION-ARCH.cache).
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const root = new URL('..', import.meta.url).pathname;
@@ -31,7 +35,7 @@ const noChildProcess = {
 };
 await esbuild.build({
   entryPoints: [`${root}src/main.ts`],
-  outfile: `${root}dist/tsinit.js`,
+  outfile: `${root}dist/tsinit-main.js`,
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -41,3 +45,38 @@ await esbuild.build({
   minifyWhitespace: false,
   logLevel: 'warning',
 });
+
+// The loader, told which bundle its cache belongs to: V8 checks a cache's V8 version, flags and the
+// source's length, not its content, so the content's hash is part of the cache's name.
+const bundle = fs.readFileSync(`${root}dist/tsinit-main.js`);
+const hash = createHash('sha256').update(bundle).digest('hex').slice(0, 16);
+await esbuild.build({
+  entryPoints: [`${root}src/loader.ts`],
+  outfile: `${root}dist/tsinit.js`,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  define: { TSINIT_BUNDLE_HASH: JSON.stringify(hash) },
+  logLevel: 'warning',
+});
+for (const f of fs.readdirSync(`${root}dist`)) {
+  if (f.endsWith('.cache')) fs.rmSync(`${root}dist/${f}`);
+}
+// The training run: startup, a forwarded signal, the stop path, a logger and the exit path, so
+// that their functions are in the cache. Clean environment: no TSINIT_ variable, no NODE_OPTIONS
+// (V8 flags would make the cache unusable for a plain node), and no NODE_EXTRA_CA_CERTS.
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TSINIT_') && k !== 'NODE_OPTIONS' && k !== 'NODE_EXTRA_CA_CERTS'));
+const cacheFile = `${root}dist/tsinit-main.${hash}.${process.version}-${process.arch}.cache`;
+try {
+  execFileSync(
+    process.execPath,
+    [`${root}scripts/code-cache.cjs`, `${root}dist`, cacheFile, '--', '--logger', 'cat >/dev/null', '--', '/bin/sh', '-c', 'echo trained; kill -HUP $PPID; sleep 0.05'],
+    { stdio: ['ignore', 'ignore', 'inherit'], env, timeout: 30_000 },
+  );
+} catch {
+  // the service died of its SIGHUP (tsinit exits 129): expected
+}
+if (!fs.existsSync(cacheFile)) {
+  console.error('build: no V8 code cache was made; tsinit runs without one');
+}

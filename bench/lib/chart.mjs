@@ -56,7 +56,7 @@ export function renderChart(results, meta) {
   .whisker { stroke: #343a40; stroke-width: 1; }
 </style>
 <rect width="100%" height="100%" fill="#ffffff"/>
-<text x="16" y="24" class="head">tsinit vs tini, dumb-init, catatonit, s6-log: median bars, whisker to p95, ratio to the grey reference</text>
+<text x="16" y="24" class="head">tsinit vs tini, dumb-init, catatonit, s6-log, pm2-runtime: median bars, whisker to p95, ratio to the grey reference</text>
 <text x="16" y="40" class="sub">${esc(meta)}</text>
 <rect x="16" y="48" width="10" height="10" class="ts"/><text x="30" y="57" class="sub">tsinit</text>
 <rect x="80" y="48" width="10" height="10" class="ref"/><text x="94" y="57" class="sub">reference (Node's floor, best anchor, plain pipe)</text>

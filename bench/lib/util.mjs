@@ -40,33 +40,106 @@ export const median = (v) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 export function summary(samples) {
+  const xs = samples.filter(Number.isFinite);
+  const med = median(xs);
+  const q1 = quantile(xs, 0.25);
+  const q3 = quantile(xs, 0.75);
   return {
     n: samples.length,
-    median: median(samples),
-    p95: quantile(samples, 0.95),
-    p99: quantile(samples, 0.99),
-    min: Math.min(...samples),
-    max: Math.max(...samples),
+    median: med,
+    p95: quantile(xs, 0.95),
+    p99: quantile(xs, 0.99),
+    min: Math.min(...xs),
+    max: Math.max(...xs),
+    q1,
+    q3,
+    // spread: the interquartile range relative to the median (0.10 = the middle half of the samples
+    // lies within 10% of the median's size)
+    spread: med ? (q3 - q1) / Math.abs(med) : NaN,
+    bimodal: bimodal(xs),
   };
 }
 
 /**
- * Runs fn(subject, rep) for every subject, round-robin (A B C A B C ...), `warmup` rounds whose
- * results are dropped, then `reps` rounds. The starting subject rotates each round so that no
- * subject always runs right after the same neighbour. Returns Map subject.name -> array of results.
+ * Two clusters rather than one? The sorted samples are split at their widest gap; the split counts
+ * when each side holds at least a fifth of the samples (and 3), and the gap is wider than 10% of the
+ * median and than three times the larger side's own interquartile range. Returns null, or the two
+ * clusters' medians and sizes.
  */
-export async function interleave(subjects, { warmup, reps }, fn) {
+export function bimodal(samples) {
+  const s = samples.filter(Number.isFinite).sort((a, b) => a - b);
+  const n = s.length;
+  const least = Math.max(3, Math.ceil(n / 5));
+  if (n < 2 * least) return null;
+  let best = null;
+  for (let i = least; i <= n - least; i++) {
+    const gap = s[i] - s[i - 1];
+    if (!best || gap > best.gap) best = { i, gap };
+  }
+  const lo = s.slice(0, best.i);
+  const hi = s.slice(best.i);
+  const iqr = (xs) => quantile(xs, 0.75) - quantile(xs, 0.25);
+  const med = median(s);
+  if (best.gap <= 0.1 * Math.abs(med) || best.gap <= 3 * Math.max(iqr(lo), iqr(hi))) return null;
+  return { low: median(lo), nLow: lo.length, high: median(hi), nHigh: hi.length };
+}
+
+/**
+ * Runs fn(subject, round) for every subject, round-robin (A B C A B C ...), `warmup` rounds whose
+ * results are dropped, then at least `min` and at most `max` rounds: after `min`, it stops as soon as
+ * every subject's median has settled (the medians after each of the last `window` rounds all lie
+ * within `tol` of the current one, relatively, or within `abs` in the scenario's unit). The starting
+ * subject rotates each round so that no subject always runs right after the same neighbour.
+ * fn returns a sample, or an object from which each of `values` takes one series to settle. Returns
+ * Map subject.name -> array of results, with `.rounds` and `.settled` on the map.
+ */
+export async function interleave(subjects, { warmup = 0, reps, min, max, tol = 0.03, abs = 0, window = 3, values = [(x) => x] }, fn) {
+  min ??= reps;
+  max ??= reps ?? min;
   const out = new Map(subjects.map((s) => [s.name, []]));
-  for (let round = -warmup; round < reps; round++) {
+  const history = new Map(subjects.flatMap((s) => values.map((_, j) => [`${s.name}#${j}`, []])));
+  let round = -warmup;
+  let settled = false;
+  for (; round < max; round++) {
     const k = ((round % subjects.length) + subjects.length) % subjects.length;
     const order = [...subjects.slice(k), ...subjects.slice(0, k)];
     for (const s of order) {
       const r = await fn(s, round);
       if (round >= 0 && r !== undefined) out.get(s.name).push(r);
     }
+    if (round < 0) continue;
+    for (const s of subjects) {
+      values.forEach((value, j) => {
+        const vs = out.get(s.name).flatMap((x) => value(x)).filter(Number.isFinite);
+        history.get(`${s.name}#${j}`).push(median(vs));
+      });
+    }
+    if (round + 1 >= min) {
+      settled = [...history.values()].every((h) => {
+        const cur = h[h.length - 1];
+        if (!Number.isFinite(cur)) return true; // nothing to settle (an init that never answers)
+        const last = h.slice(-window - 1);
+        return last.length > window && last.every((m) => Math.abs(m - cur) <= Math.max(tol * Math.abs(cur), abs));
+      });
+      if (settled) {
+        round++;
+        break;
+      }
+    }
   }
+  out.rounds = Math.max(0, round);
+  out.settled = settled;
   return out;
 }
+
+/** The note every row carries: rounds, spread, bimodality. */
+export function describeStats(st) {
+  const parts = [];
+  if (Number.isFinite(st.spread)) parts.push(`IQR ${(st.spread * 100).toFixed(0)}%`);
+  if (st.bimodal) parts.push(`**bimodal** ${fmtNum(st.bimodal.low)} (${st.bimodal.nLow}) / ${fmtNum(st.bimodal.high)} (${st.bimodal.nHigh})`);
+  return parts.join(', ');
+}
+const fmtNum = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
 
 // ---- anchors -------------------------------------------------------------------------------
 export function which(cmd) {
@@ -252,4 +325,33 @@ export async function stopTree(child, pid1) {
   for (const p of victims) killQuietly(p, 'SIGKILL');
   killQuietly(child.pid, 'SIGKILL');
   return child.done;
+}
+
+// ---- verdicts ------------------------------------------------------------------------------
+/**
+ * A target's verdict that another run on the same machine would repeat: the median (or the ratio of
+ * two medians, with `ref`) is resampled (bootstrap, 1,000 draws, a fixed seed so that the same samples
+ * give the same answer) and the verdict is 'met' or 'not met' only when the whole 90% interval lies on
+ * one side of the goal; otherwise 'edge'. Returns { value, lo, hi, verdict }.
+ */
+export function judge({ samples, ref, goal, higher = false, stat = median }) {
+  let seed = 0x9e3779b9;
+  const rand = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  const xs = samples.filter(Number.isFinite);
+  const ys = ref ? ref.filter(Number.isFinite) : null;
+  const draw = (v) => v.map(() => v[Math.floor(rand() * v.length)]);
+  const value = ys ? stat(xs) / stat(ys) : stat(xs);
+  if (!xs.length || (ys && !ys.length)) return { value: NaN, lo: NaN, hi: NaN, verdict: 'n/a' };
+  const boots = [];
+  for (let i = 0; i < 1000; i++) boots.push(ys ? stat(draw(xs)) / stat(draw(ys)) : stat(draw(xs)));
+  const lo = quantile(boots, 0.05);
+  const hi = quantile(boots, 0.95);
+  const good = (v) => (higher ? v >= goal : v <= goal);
+  const verdict = good(lo) && good(hi) ? 'met' : !good(lo) && !good(hi) ? 'not met' : 'edge';
+  return { value, lo, hi, verdict };
 }

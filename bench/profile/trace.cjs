@@ -1,5 +1,7 @@
 // Preloaded with `node -r bench/profile/trace.cjs dist/tsinit.js ...` by bench/profile-startup.mjs.
 // Records into $TRACE_OUT (JSON, at exit, or after $TRACE_AFTER_MS for a long-running tsinit):
+// tsinit ends with libc's _exit(), which skips process.on('exit'), so the tracer also wraps the
+// _exit function that tsinit declares through koffi and writes just before it runs.
 //   - Node's own milestones (performance.nodeTiming) and when the bundle starts and ends its top level;
 //   - the inclusive time of every non-builtin require (koffi and its parts);
 //   - every synchronous fs call tsinit makes (count and time, grouped by path kind);
@@ -26,10 +28,41 @@ Module.prototype.require = function (id) {
     if (!id.startsWith('node:') && ms >= 0.02) requires.push({ id, depth, ms });
   }
 };
+// koffi.load(lib).func('void _exit(int status)') -> a wrapper that writes the trace first.
+let koffiWrapped = false;
+const requireWithKoffi = Module.prototype.require;
+Module.prototype.require = function (id) {
+  const m = requireWithKoffi.apply(this, arguments);
+  if (id === 'koffi' && !koffiWrapped && m && typeof m.load === 'function') {
+    koffiWrapped = true;
+    const load = m.load;
+    m.load = function () {
+      const lib = load.apply(this, arguments);
+      // koffi's library handle is frozen: hand out a view whose func() wraps _exit
+      const func = (decl, ...rest) => {
+        const fn = lib.func(decl, ...rest);
+        if (typeof decl !== 'string' || !/\b_exit\s*\(/.test(decl)) return fn;
+        return function () {
+          write();
+          return fn.apply(this, arguments);
+        };
+      };
+      return new Proxy(lib, {
+        get(target, key) {
+          if (key === 'func') return func;
+          const v = Reflect.get(target, key);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+    };
+  }
+  return m;
+};
 const origCompile = Module.prototype._compile;
 Module.prototype._compile = function (content, filename) {
   const t0 = t();
-  const isMain = /dist\/tsinit\.js$/.test(filename);
+  // the loader (dist/tsinit.js, which runs the bundle inside its own top level) or the bundle alone
+  const isMain = /dist\/tsinit(-main)?\.js$/.test(filename) && marks.mainStart === undefined;
   if (isMain) marks.mainStart = t0;
   try {
     return origCompile.apply(this, arguments);
@@ -72,6 +105,8 @@ function write() {
     marks,
     requires,
     fsCalls,
+    // the built-in modules loaded by then (to check that features load theirs only when used)
+    builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)),
     memory: process.memoryUsage(),
     heap: v8.getHeapStatistics(),
     heapSpaces: v8.getHeapSpaceStatistics().map((s) => ({ name: s.space_name, used: s.space_used_size, size: s.space_size, physical: s.physical_space_size })),

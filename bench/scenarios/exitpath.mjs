@@ -1,9 +1,9 @@
 // (6) The service exits -> the logger sees EOF and exits -> the init exits.
 // The service (helpers/exitsvc.pl) stamps the moment it exits, the logger (helpers/eoflogger.pl)
 // the moment it reads EOF, right before it exits; the bench takes the moment the init's exit
-// reaches it (libuv's SIGCHLD, well under 0.1 ms on an idle event loop). Reported: logger exit ->
-// init exit (the target), and service exit -> logger EOF. Anchor: the same pair in a shell pipe
-// (`svc | logger`): how long a plain shell takes to notice its last child is gone.
+// reaches it (libuv's SIGCHLD, well under 0.1 ms on an idle event loop). Reported: service exit ->
+// init exit (the target), split into service exit -> logger EOF and logger EOF -> init exit.
+// Anchor: the same pair in a shell pipe (`svc | logger`).
 import path from 'node:path';
 import fs from 'node:fs';
 import { interleave, summary, start, readStamps, TSINIT, HELPERS, PID1 } from '../lib/util.mjs';
@@ -21,8 +21,9 @@ async function once(subject, tmp) {
   const s = readStamps(stamp);
   if (s.exit === undefined || s.eof === undefined) throw new Error(`${subject.name}: missing stamps\n${err}`);
   return {
-    ms: Number(st.endNs - s.eof) / 1e6,
+    ms: Number(st.endNs - s.exit) / 1e6,
     eofMs: Number(s.eof - s.exit) / 1e6,
+    afterEofMs: Number(st.endNs - s.eof) / 1e6,
   };
 }
 
@@ -41,7 +42,7 @@ export async function run(ctx) {
       argv: (st) => [...PID1, TSINIT, '--logger', logger(st), '--', ...svc(st)],
     });
   }
-  const res = await interleave(subjects, ctx.reps.exitpath, (s) => once(s, ctx.tmp));
+  const res = await interleave(subjects, { ...ctx.reps.exitpath, values: [(x) => x.ms] }, (s) => once(s, ctx.tmp));
   const rows = subjects.map((s) => {
     const r = res.get(s.name);
     return {
@@ -50,7 +51,10 @@ export async function run(ctx) {
       ref: s.ref ?? false,
       samples: r.map((x) => x.ms),
       stats: summary(r.map((x) => x.ms)),
-      extra: { serviceExitToLoggerEofMs: summary(r.map((x) => x.eofMs)).median },
+      extra: {
+        serviceExitToLoggerEofMs: summary(r.map((x) => x.eofMs)).median,
+        loggerEofToInitExitMs: summary(r.map((x) => x.afterEofMs)).median,
+      },
     };
   });
   const ref = rows.find((r) => r.ref);
@@ -61,17 +65,20 @@ export async function run(ctx) {
   const targets = rows
     .filter((r) => r.init === 'tsinit')
     .map((r) => ({
-      name: `exit path ${r.subject.includes('PID 1') ? 'as PID 1' : 'as subreaper'}: init exits <= 5 ms after the logger`,
-      measured: `median ${r.stats.median.toFixed(2)} ms, p95 ${r.stats.p95.toFixed(2)} ms`,
-      ratio: r.stats.p95 / 5,
-      goal: 1,
-      met: r.stats.p95 <= 5,
+      name: `service exit -> init exit with a logger ${r.subject.includes('PID 1') ? 'as PID 1' : 'as subreaper'} <= 2x a shell pipe`,
+      measured: `median ${r.stats.median.toFixed(2)} ms vs ${ref.stats.median.toFixed(2)} ms (p95 ${r.stats.p95.toFixed(2)})`,
+      ratio: r.ratio,
+      goal: 2,
+      samples: r.samples,
+      ref: ref.samples,
     }));
   return {
     id,
-    title: '6. Logger exits on EOF -> init exits',
+    title: '6. Service exits, logger exits on EOF -> init exits',
     unit: 'ms',
     better: 'lower',
+    rounds: res.rounds,
+    settled: res.settled,
     rows,
     targets,
   };

@@ -8,12 +8,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  interleave, summary, start, sleep, rssKiB, descendants, comm, readStamps, TSINIT, HELPERS,
+  interleave, summary, start, sleep, rssKiB, descendants, comm, readStamps, stopTree, nowNs, TSINIT, HELPERS,
 } from '../lib/util.mjs';
+import { PM2_RUNTIME, envFor } from '../lib/subjects.mjs';
 
 export const id = 'logpipe';
 const LINE = 128;
-const WRITERS = new Set(['cat', 's6-log', 'node']);
+const WRITERS = new Set(['cat', 's6-log', 'node', 'PM2 v7.0.4: God']);
 
 function subjectsFor(ctx) {
   const P = (bytes, stamp) => `perl ${path.join(HELPERS, 'producer.pl')} ${bytes} ${LINE} ${stamp}`;
@@ -33,6 +34,14 @@ function subjectsFor(ctx) {
       argv: (b, st, o) => [TSINIT, '--pipe-size', '65536', '--logger', `cat > ${o}`, '--', ...Pv(b, st)],
     },
   ];
+  if (ctx.have['pm2-runtime']) {
+    // pm2-runtime copies its app's output to its own stdout (with a few lines of its own) and does
+    // not exit when the app does: its time ends when the file holds all the bytes.
+    s.push({
+      name: 'pm2-runtime -- svc > F (until F holds every byte)', group: 'pipe', init: 'pm2-runtime', out: 'file', stays: true, env: envFor('pm2-runtime'),
+      argv: (b, st, o) => ['sh', '-c', `exec ${PM2_RUNTIME} start perl --interpreter none --no-autorestart -- ${path.join(HELPERS, 'producer.pl')} ${b} ${LINE} ${st} > ${o}`],
+    });
+  }
   if (ctx.have['s6-log']) {
     s.push({
       name: 's6-log: svc | s6-log n10 s10485760 T DIR', group: 'writer', ref: true, out: 'dir',
@@ -75,7 +84,7 @@ async function once(subject, bytes, tmp) {
   fs.rmSync(out, { recursive: true, force: true });
   fs.rmSync(`${out}.fifo`, { force: true });
   if (subject.out === 'dir') fs.mkdirSync(out);
-  const child = start(subject.argv(bytes, stamp, out), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = start(subject.argv(bytes, stamp, out), { stdio: ['ignore', 'ignore', 'pipe'], ...(subject.env ? { env: subject.env } : {}) });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   // RSS sampling: the writer (cat / s6-log / logd) and, for tsinit rows, tsinit itself.
@@ -93,7 +102,26 @@ async function once(subject, bytes, tmp) {
       if (rr) root.push(rr.rss / 1024);
     }
   })();
-  const st = await child.done;
+  let st;
+  if (subject.stays) {
+    const end = Date.now() + 600_000;
+    for (;;) {
+      let size = 0;
+      try {
+        size = fs.statSync(out).size;
+      } catch {
+        // not yet
+      }
+      if (size >= bytes) break;
+      if (Date.now() > end || child.exitCode !== null) throw new Error(`${subject.name}: ${size} bytes arrived of ${bytes}\n${err}`);
+      await sleep(2);
+    }
+    const endNs = nowNs();
+    await stopTree(child, false);
+    st = { code: 0, endNs };
+  } else {
+    st = await child.done;
+  }
   done = true;
   await sampler;
   if (st.code !== 0) throw new Error(`${subject.name} exited with ${st.code ?? st.signal}\n${err}`);
@@ -101,7 +129,7 @@ async function once(subject, bytes, tmp) {
   if (stamps.start === undefined) throw new Error(`${subject.name}: the producer left no start stamp\n${err}`);
   const sec = Number(st.endNs - stamps.start) / 1e9;
   const written = subject.out === 'file' ? fs.statSync(out).size : dirBytes(out);
-  if (subject.out === 'file' && written !== bytes) {
+  if (subject.out === 'file' && (subject.stays ? written < bytes : written !== bytes)) {
     throw new Error(`${subject.name}: ${written} bytes arrived of ${bytes}\n${err}`);
   }
   fs.rmSync(out, { recursive: true, force: true });
@@ -123,7 +151,7 @@ export async function run(ctx) {
   const bytes = ctx.logMB * 2 ** 20;
   const subjects = subjectsFor(ctx);
   // The warm-up round uses a sixteenth of the input: it warms the page cache and tmpfs, not the data.
-  const res = await interleave(subjects, ctx.reps.logpipe, (s, round) =>
+  const res = await interleave(subjects, { ...ctx.reps.logpipe, values: [(x) => x.mibs] }, (s, round) =>
     once(s, round < 0 ? Math.max(2 ** 20, Math.floor(bytes / 16 / LINE) * LINE) : bytes, ctx.tmp),
   );
   const rows = subjects.map((s) => {
@@ -171,12 +199,13 @@ export async function run(ctx) {
   }
   const pipe = rows.find((r) => r.group === 'pipe' && r.init === 'tsinit' && !r.info);
   targets.push({
-    name: 'log pipe (--logger) >= 0.95x the plain shell pipe',
+    name: 'log pipe (--logger) >= 1.0x the plain shell pipe',
     measured: `${pipe.stats.median.toFixed(0)} MiB/s vs ${rows.find((r) => r.group === 'pipe' && r.ref).stats.median.toFixed(0)} MiB/s`,
     ratio: pipe.ratio,
-    goal: 0.95,
+    goal: 1,
     higher: true,
-    met: pipe.ratio >= 0.95,
+    samples: pipe.samples,
+    ref: rows.find((r) => r.group === 'pipe' && r.ref).samples,
   });
   const s6 = rows.find((r) => r.group === 'writer' && r.ref);
   if (!ctx.logd) {
@@ -184,15 +213,17 @@ export async function run(ctx) {
   } else if (!s6) {
     targets.push({ name: 'built-in writer >= 1.0x s6-log lines/s, flat RSS', measured: 'anchor s6-log missing', ratio: NaN, met: null });
   } else {
-    for (const w of rows.filter((r) => r.group === 'writer' && r.init === 'tsinit')) {
+    for (const w of rows.filter((r) => r.group === 'writer' && r.init === 'tsinit' && !r.subject.startsWith('tsinit logd'))) {
       const ratio = w.extra.linesPerSec / s6.extra.linesPerSec;
       targets.push({
-        name: `built-in writer (${w.subject.startsWith('tsinit logd') ? 'tsinit logd' : '--log-dir'}) >= 1.0x s6-log lines/s, flat RSS`,
+        name: '`--log-dir` lines/s >= 2x s6-log with timestamps, flat RSS',
         measured: `${(w.extra.linesPerSec / 1e6).toFixed(2)} M lines/s vs ${(s6.extra.linesPerSec / 1e6).toFixed(2)} M; RSS max ${w.extra.writerRssMaxMiB.toFixed(0)} MiB, ${w.extra.writerRssFlat ? 'flat' : 'growing'}`,
         ratio,
-        goal: 1,
+        goal: 2,
         higher: true,
-        met: ratio >= 1 && w.extra.writerRssFlat,
+        samples: w.samples,
+        ref: s6.samples,
+        also: w.extra.writerRssFlat,
       });
     }
   }
@@ -201,6 +232,8 @@ export async function run(ctx) {
     title: `5. Log throughput, ${ctx.logMB} MiB of ${LINE}-byte lines`,
     unit: 'MiB/s',
     better: 'higher',
+    rounds: res.rounds,
+    settled: res.settled,
     rows,
     targets,
     notes: ctx.logd ? [] : ['built-in writer rows: not available (`tsinit logd` is still a placeholder)'],

@@ -43,8 +43,9 @@ async function once(subject, n, dir) {
   const trig = fs.openSync(trigger, fs.constants.O_RDWR);
   // Non-blocking read end first, so that the intermediate's open for writing does not wait.
   const aliveNb = fs.openSync(alive, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const child = start([...subject.prefix, 'perl', path.join(HELPERS, 'orphans.pl'), String(n), trigger, alive, ready], {
+  const child = start(subject.cmd(['perl', path.join(HELPERS, 'orphans.pl'), String(n), trigger, alive, ready]), {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: subject.env,
   });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
@@ -69,7 +70,8 @@ async function once(subject, n, dir) {
     const tLast = nowNs();
     let tZero = null;
     let scans = 0;
-    const deadline = tLast + 5_000_000_000n;
+    // An init that does not reap orphans at all (pm2-runtime) is given 2 s.
+    const deadline = tLast + 2_000_000_000n;
     for (;;) {
       const count = nsPids(init).length;
       scans++;
@@ -110,8 +112,8 @@ export async function run(ctx) {
   if (!ctx.pid1) return { id, title: '3. Reaping', skipped: 'needs a PID namespace (unshare as root)' };
   if (!ctx.have.perl) return { id, title: '3. Reaping', skipped: 'needs perl for the orphan helper' };
   const n = ctx.orphans;
-  const subjects = inits(ctx, true).map((s) => ({ ...s, name: `${s.name} (PID 1)` }));
-  const res = await interleave(subjects, ctx.reps.reap, (s) => once(s, n, ctx.tmp));
+  const subjects = inits(ctx, true, { pm2: true }).map((s) => ({ ...s, name: `${s.name} (PID 1)` }));
+  const res = await interleave(subjects, { ...ctx.reps.reap, values: [(x) => (Number.isFinite(x.ms) ? x.ms : NaN)] }, (s) => once(s, n, ctx.tmp));
   const rows = subjects.map((s) => {
     const r = res.get(s.name);
     return {
@@ -120,6 +122,7 @@ export async function run(ctx) {
       samples: r.map((x) => x.ms),
       stats: summary(r.map((x) => x.ms)),
       extra: {
+        neverMs: r.filter((x) => !Number.isFinite(x.ms)).length,
         exitSpreadMs: summary(r.map((x) => x.spreadMs)).median,
         zombiesLeftMax: Math.max(...r.map((x) => x.zombiesLeft)),
         initCpuMs: summary(r.map((x) => x.initCpuMs)).median,
@@ -127,7 +130,7 @@ export async function run(ctx) {
       },
     };
   });
-  const anchors = rows.filter((r) => r.init !== 'tsinit');
+  const anchors = rows.filter((r) => r.init !== 'tsinit' && Number.isFinite(r.stats.median));
   const best = anchors.length ? anchors.reduce((a, b) => (a.stats.median <= b.stats.median ? a : b)) : null;
   for (const r of rows) {
     if (!best) continue;
@@ -141,14 +144,17 @@ export async function run(ctx) {
     title: `3. ${n} orphans exiting at once: last exit -> zero zombies`,
     unit: 'ms',
     better: 'lower',
+    rounds: res.rounds,
+    settled: res.settled,
     rows,
     targets: [
       {
-        name: `reaping ${n} orphans: 0 zombies left, done <= 10 ms after the last exit`,
-        measured: `${ts.stats.median.toFixed(1)} ms median, ${ts.stats.max.toFixed(1)} ms max, ${ts.extra.zombiesLeftMax} left`,
-        ratio: ts.stats.max / 10,
-        goal: 1,
-        met: ts.extra.zombiesLeftMax === 0 && ts.stats.max <= 10,
+        name: `${n} orphans: last exit -> no zombie, median <= 2 ms`,
+        measured: `${ts.stats.median.toFixed(2)} ms median, ${ts.stats.max.toFixed(1)} ms max, ${ts.extra.zombiesLeftMax} left`,
+        ratio: ts.stats.median / 2,
+        goal: 2,
+        samples: ts.samples,
+        also: ts.extra.zombiesLeftMax === 0,
       },
     ],
   };

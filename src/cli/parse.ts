@@ -1,6 +1,9 @@
 // argv + environment -> validated Options. Usage errors become UsageError; no process work here.
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { applyValue, DEFAULTS, envName, OPTION_SPECS, Options, parseEnvValue, validate } from './options';
+// The run path reads the arguments with fast-parse.ts; commander, the definition of the CLI, is
+// loaded only for --help, --version, usage errors and anything fast-parse leaves to it.
+import type { Command } from 'commander';
+import { applyValue, DEFAULTS, envName, OPTION_SPECS, OptionSpec, Options, parseEnvValue, validate } from './options';
+import { fastParse } from './fast-parse';
 import { UsageError } from '../values';
 import { version } from '../../package.json';
 
@@ -11,10 +14,15 @@ import { version } from '../../package.json';
 const ENV_SET_FOR_CHILDREN = new Set(['TSINIT_WATCHDOG_FD', 'TSINIT_FAILPOINT']);
 
 export type CliResult =
-  | { kind: 'run'; options: Options }
+  /** via: which parser read the arguments (the tests compare them) */
+  | { kind: 'run'; options: Options; via: 'fast' | 'commander' }
   | { kind: 'print'; text: string };
 
+type Commander = typeof import('commander');
+const loadCommander = (): Commander => require('commander') as Commander;
+
 function wrap(parse: (t: string) => unknown) {
+  const { InvalidArgumentError } = loadCommander();
   return (text: string): unknown => {
     try {
       return parse(text);
@@ -25,6 +33,7 @@ function wrap(parse: (t: string) => unknown) {
 }
 
 function buildProgram(output: { text: string }): Command {
+  const { Command, Option } = loadCommander();
   const program = new Command('tsinit')
     .usage('[options] [--] command [args...]')
     .description(
@@ -89,14 +98,19 @@ export function expandBareFlags(args: string[]): string[] {
   return out;
 }
 
-/** Parses tsinit's own arguments (argv without node and the script) and TSINIT_ variables. */
-export function parseCli(args: string[], env: NodeJS.ProcessEnv): CliResult {
+/**
+ * Parses tsinit's own arguments (argv without node and the script) and TSINIT_ variables.
+ * `parser`: 'auto' tries the fast parser first; 'commander' always uses commander (for the tests).
+ */
+export function parseCli(args: string[], env: NodeJS.ProcessEnv, parser: 'auto' | 'commander' = 'auto'): CliResult {
+  const fast = parser === 'auto' ? fastParse(args) : null;
+  if (fast) return finish(fast.command, fast.given, env, 'fast');
   const output = { text: '' };
   const program = buildProgram(output);
   try {
     program.parse(expandBareFlags(args), { from: 'user' });
   } catch (e) {
-    if (e instanceof CommanderError) {
+    if (e instanceof loadCommander().CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') {
         return { kind: 'print', text: output.text };
       }
@@ -104,13 +118,22 @@ export function parseCli(args: string[], env: NodeJS.ProcessEnv): CliResult {
     }
     throw e;
   }
-  const opts: Partial<Options> = { ...DEFAULTS, command: program.args };
-  const given = new Set<string>();
+  const given = new Map<OptionSpec, unknown>();
   for (const spec of OPTION_SPECS) {
     const attr = program.options.find((o) => o.long === /--[a-z0-9-]+/.exec(spec.flags)![0])!.attributeName();
     if (program.getOptionValueSource(attr) !== 'cli') continue;
+    given.set(spec, spec.kind === 'flag' ? true : program.getOptionValue(attr));
+  }
+  return finish(program.args, given, env, 'commander');
+}
+
+/** Command-line values, then environment twins for the options not given, then the cross-checks. */
+function finish(command: string[], fromCli: Map<OptionSpec, unknown>, env: NodeJS.ProcessEnv, via: 'fast' | 'commander'): CliResult {
+  const opts: Partial<Options> = { ...DEFAULTS, command };
+  const given = new Set<string>();
+  for (const [spec, raw] of fromCli) {
     given.add(spec.key);
-    applyValue(opts, spec, spec.kind === 'flag' ? true : program.getOptionValue(attr));
+    applyValue(opts, spec, raw);
   }
   const known = new Set(OPTION_SPECS.map(envName));
   for (const name of Object.keys(env)) {
@@ -130,5 +153,5 @@ export function parseCli(args: string[], env: NodeJS.ProcessEnv): CliResult {
   }
   const options = opts as Options;
   validate(options);
-  return { kind: 'run', options };
+  return { kind: 'run', options, via };
 }

@@ -11,31 +11,59 @@ import { childrenOf } from '../sys/proc';
 import { decodeWaitStatus, ExitStatus } from '../exit-status';
 
 const debug = createDebug('reaper');
-const SAFETY_SWEEP_MS = 1000;
 const REMEMBERED = 256;
+/** the longest interval Node's timers take (about 24.8 days) */
+const FOREVER_MS = 2 ** 31 - 1;
 
 export class Reaper {
   private watchers = new Map<number, (status: ExitStatus) => void>();
   private waitedByOthers = new Set<number>();
   /** statuses of recently reaped unwatched pids, for a watch() that comes late (daemon adoption) */
   private recent = new Map<number, ExitStatus>();
-  private timer: NodeJS.Timeout | null = null;
+  /** holds the event loop open while a child of tsinit's own is awaited; never fires in practice */
+  private keepAlive: NodeJS.Timeout | null = null;
+  private sweepQueued = false;
   reapedOrphans = 0;
 
   constructor(private onOrphan: (pid: number, status: ExitStatus) => void = () => undefined) {}
 
   start(): void {
-    process.on('SIGCHLD', this.reap);
-    // A SIGCHLD is never lost by the kernel while pending, but a sweep costs one syscall and
-    // protects against any path we did not foresee.
-    this.timer = setInterval(this.reap, SAFETY_SWEEP_MS);
-    if (this.watchers.size === 0) this.timer.unref();
-    this.reap();
+    process.on('SIGCHLD', this.onSigchld);
+    this.reap(); // children that exited before the handler was there
   }
 
   stop(): void {
-    process.off('SIGCHLD', this.reap);
-    if (this.timer) clearInterval(this.timer);
+    process.off('SIGCHLD', this.onSigchld);
+    this.setKeepAlive(false);
+  }
+
+  /**
+   * Event-driven, never periodic (an idle tsinit never wakes up). A SIGCHLD is never lost while it
+   * is pending, and several exits merge into one signal, which the waitpid loop covers; a child
+   * that exits while that loop runs raises a new SIGCHLD. As a safety net for anything not foreseen,
+   * every SIGCHLD that reaped something, and every exit of a watched child, is followed by one
+   * more sweep on the next turn of the event loop (one waitpid call).
+   */
+  private onSigchld = (): void => {
+    if (this.reap() > 0) this.sweepSoon();
+  };
+
+  private sweepSoon(): void {
+    if (this.sweepQueued) return;
+    this.sweepQueued = true;
+    setImmediate(() => {
+      this.sweepQueued = false;
+      this.reap();
+    }).unref();
+  }
+
+  /** Node's signal handles do not keep the process alive: this timer does, while tsinit waits. */
+  private setKeepAlive(on: boolean): void {
+    if (on && !this.keepAlive) this.keepAlive = setInterval(this.reap, FOREVER_MS);
+    if (!on && this.keepAlive) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = null;
+    }
   }
 
   /** The status of `pid` once it is reaped. `pid` must be a child of tsinit. */
@@ -47,7 +75,7 @@ export class Reaper {
     }
     return new Promise((resolve) => {
       this.watchers.set(pid, resolve);
-      this.timer?.ref();
+      this.setKeepAlive(true);
     });
   }
 
@@ -89,9 +117,8 @@ export class Reaper {
     const watcher = this.watchers.get(pid);
     if (watcher) {
       this.watchers.delete(pid);
-      // Node's signal handles do not keep the process alive; the sweep timer does, while tsinit
-      // is waiting for a child of its own.
-      if (this.watchers.size === 0) this.timer?.unref();
+      if (this.watchers.size === 0) this.setKeepAlive(false);
+      this.sweepSoon();
       watcher(status);
       return;
     }

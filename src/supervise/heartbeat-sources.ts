@@ -7,7 +7,8 @@
 // reports each cause once, and needs to know the failure goes on); onOk(now) once it can look again.
 import { now } from '../clock';
 import { stat } from 'node:fs';
-import { Socket } from 'node:net';
+// node:net is loaded when a heartbeat pipe is made, not at startup.
+import type { Socket } from 'node:net';
 import * as libc from '../sys/libc';
 
 export interface BeatHandlers {
@@ -61,7 +62,8 @@ export class FdHeartbeat {
     this.clock = clock;
     // net.Socket on a pipe fd: libuv watches it (non-blocking, no thread-pool thread parked in a
     // blocking read, as fs.createReadStream would), and destroy() closes the fd.
-    this.reader = new Socket({ fd: readFd, readable: true, writable: false });
+    const net = require('node:net') as typeof import('node:net');
+    this.reader = new net.Socket({ fd: readFd, readable: true, writable: false });
     this.reader.on('data', (chunk: Buffer) => {
       this.beats++;
       this.bytes += chunk.length;

@@ -7,9 +7,10 @@
 // (EMFILE, a spawn error, a command that does not exist, no local port left) the outcome is
 // 'unknown', which never counts toward a kill.
 import { openSync, closeSync, readSync } from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
-import { isIP, Socket } from 'node:net';
+// node:http, node:https and node:net are loaded by the probes that use them, not at startup.
+import type * as http from 'node:http';
+import type * as https from 'node:https';
+import type { Socket } from 'node:net';
 import { Child, spawnChild } from '../process/spawn';
 import { Reaper } from '../process/reaper';
 import { describeStatus } from '../exit-status';
@@ -167,7 +168,8 @@ class OutputTail {
     private readonly fd: number,
     private readonly keep: number,
   ) {
-    this.socket = new Socket({ fd, readable: true, writable: false });
+    const net = require('node:net') as typeof import('node:net');
+    this.socket = new net.Socket({ fd, readable: true, writable: false });
     this.socket.on('data', (chunk: Buffer) => this.add(chunk));
     this.socket.on('error', () => undefined);
   }
@@ -235,7 +237,7 @@ export class HealthHttpProbe extends OneAtATime {
       let req: http.ClientRequest | null = null;
       // A name that has not resolved by the timeout is the resolver's problem, not the service's.
       const host = this.url.hostname.replace(/^\[|\]$/g, '');
-      let resolved = isIP(host) !== 0;
+      let resolved = (require('node:net') as typeof import('node:net')).isIP(host) !== 0;
       const finish = (o: ProbeOutcome): void => {
         if (done) return;
         done = true;
@@ -247,7 +249,7 @@ export class HealthHttpProbe extends OneAtATime {
         if (!resolved) finish({ result: 'unknown', detail: `cannot probe: looking up ${host} took longer than ${formatDuration(timeoutMs)}` });
         else finish({ result: 'timeout', detail: `no answer within ${formatDuration(timeoutMs)}` });
       }, timeoutMs);
-      const mod = this.url.protocol === 'https:' ? https : http;
+      const mod = (this.url.protocol === 'https:' ? require('node:https') : require('node:http')) as typeof https;
       try {
         req = mod.request(
           this.url,

@@ -8,7 +8,8 @@
 // node-pty, stdin (read once, for every incarnation in turn) and the raw mode of tsinit's terminal;
 // each incarnation gets a Session (session.ts).
 import { createReadStream, fstatSync, readdirSync } from 'node:fs';
-import { ReadStream as TtyReadStream } from 'node:tty';
+// node:tty is loaded by --pty only (a startup cost every other run would pay).
+import type { ReadStream as TtyReadStream } from 'node:tty';
 import { Readable } from 'node:stream';
 import { EventLog } from '../../events';
 import * as libc from '../../sys/libc';
@@ -80,6 +81,8 @@ function stdinKind(interactive: boolean): InputKind {
  */
 export class PtyHost {
   private input: Readable | null = null;
+  /** the same stream as `input` when stdin is a terminal */
+  private tty: TtyReadStream | null = null;
   private readonly inputKind: InputKind;
   private inputEnded = false;
   private raw = false;
@@ -103,8 +106,9 @@ export class PtyHost {
   ) {
     this.inputKind = stdinKind(o.interactive);
     if (this.inputKind === 'tty') {
-      const tty = new TtyReadStream(0);
-      this.input = tty;
+      const { ReadStream } = require('node:tty') as typeof import('node:tty');
+      this.tty = new ReadStream(0);
+      this.input = this.tty;
     } else if (this.inputKind === 'stream') {
       // A blocking read in the thread pool: nothing about fd 0's flags changes for others.
       this.input = createReadStream('', { fd: 0, autoClose: false, highWaterMark: 16 * 1024 });
@@ -185,9 +189,9 @@ export class PtyHost {
 
   /** Raw mode on tsinit's terminal and keys to the pty (at start, and after `fg`). */
   enterRaw(): void {
-    if (this.inputKind !== 'tty' || !(this.input instanceof TtyReadStream)) return;
+    if (this.inputKind !== 'tty' || !this.tty) return;
     try {
-      this.input.setRawMode(true);
+      this.tty.setRawMode(true);
       this.raw = true;
     } catch (e) {
       debug('raw mode: %s', (e as Error).message);
@@ -197,11 +201,11 @@ export class PtyHost {
 
   /** The terminal as tsinit found it (before tsinit stops itself, and at the end). */
   leaveRaw(): void {
-    if (!(this.input instanceof TtyReadStream)) return;
-    this.input.pause();
+    if (!this.tty) return;
+    this.tty.pause();
     if (!this.raw) return;
     try {
-      this.input.setRawMode(false);
+      this.tty.setRawMode(false);
     } catch (e) {
       debug('cooked mode: %s', (e as Error).message);
     }
