@@ -33,7 +33,9 @@ export async function escalate(target: Stoppable, o: EscalateOptions): Promise<'
     gone = true;
     stopWaiting();
   });
-  o.hurry?.addEventListener('abort', stopWaiting, { once: true });
+  // A hurry that came before this escalation began (a second Ctrl-C before the leftovers' turn) counts.
+  if (o.hurry?.aborted) stopWaiting();
+  else o.hurry?.addEventListener('abort', stopWaiting, { once: true });
   try {
     target.ask();
     await clock.sleep(Math.max(0, o.killAt - clock.now()), wait.signal);

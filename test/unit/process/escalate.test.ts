@@ -70,3 +70,15 @@ test('a deadline in the past kills right after asking; an end already there is n
   assert.equal(await escalate(u, { killAt: 0, clock }), 'gone');
   assert.deepEqual(u.log, ['ask']);
 });
+
+test('a hurry that came before the escalation began kills right after asking', async () => {
+  const clock = new FakeClock();
+  const t = target();
+  const hurry = new AbortController();
+  hurry.abort('second SIGTERM');
+  const result = escalate(t, { killAt: 3_600_000, clock, hurry: hurry.signal });
+  await settle();
+  assert.deepEqual(t.log, ['ask', 'kill:second SIGTERM']);
+  t.end();
+  assert.equal(await result, 'killed');
+});
