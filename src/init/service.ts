@@ -186,43 +186,12 @@ export class Service {
 
   /** One incarnation: spawn, adopt the daemon if asked, wait for the end. */
   private async incarnation(): Promise<ExitStatus> {
-    const cfg = this.cfg;
-    const { events, reaper, output, terminal } = this.deps;
-    const user = cfg.user !== undefined ? resolveUser(cfg.user) : undefined;
-    const prepared = this.watch?.prepare(cfg.command) ?? { fds: [], env: {}, argv: cfg.command };
+    const { cfg } = this;
+    const { events } = this.deps;
     const pidfile = cfg.daemon?.pidfile !== undefined ? new PidfileWatcher(cfg.daemon.pidfile) : undefined;
     pidfile?.baseline();
-    let child: Child;
-    if (cfg.pty) {
-      try {
-        this.pty ??= new PtyHost(loadNodePty(), {
-          interactive: terminal.fd !== null,
-          events,
-          stallMs: cfg.graceMs,
-          onSuspendKey: () => terminal.stopWithService(),
-        });
-      } catch (e) {
-        if (!(e instanceof PtyUnavailable)) throw e;
-        events.emit({ type: 'pty-unavailable', reason: e.reason });
-        this.deps.onFatal('node-pty is not available', EXIT_INTERNAL);
-        return { code: EXIT_INTERNAL, signal: null };
-      }
-      const out = output?.serviceFds()[0][1] ?? 1;
-      child = this.pty.spawn({ argv: prepared.argv, env: prepared.env, fds: prepared.fds, output: out, user, nice: cfg.nice }, reaper);
-    } else {
-      child = spawnChild(
-        {
-          argv: prepared.argv,
-          env: prepared.env,
-          fds: [...(output?.serviceFds() ?? []), ...prepared.fds],
-          foregroundTty: terminal.fd ?? undefined,
-          user,
-          nice: cfg.nice,
-        },
-        reaper,
-      );
-      if (terminal.fd !== null) terminal.gaveTo(child.pgid);
-    }
+    const child = this.spawn();
+    if (!child) return { code: EXIT_INTERNAL, signal: null };
     this.child = child;
     this.running = true;
     this.startedAt = now();
@@ -242,6 +211,39 @@ export class Service {
     this.watch?.exited();
     events.emit({ type: 'exited', role: 'service', pid: this.child.pid, status });
     return status;
+  }
+
+  /**
+   * Starts the command through a pipe (posix_spawn, in its own group, with the terminal's foreground
+   * if tsinit has one) or in a new pty. Throws SpawnError; null when node-pty cannot be loaded (the
+   * run is then stopped with 125).
+   */
+  private spawn(): Child | null {
+    const { cfg } = this;
+    const { events, reaper, output, terminal } = this.deps;
+    const user = cfg.user !== undefined ? resolveUser(cfg.user) : undefined;
+    const { argv, env, fds } = this.watch?.prepare(cfg.command) ?? { fds: [], env: {}, argv: cfg.command };
+    if (!cfg.pty) {
+      const foregroundTty = terminal.fd ?? undefined;
+      const child = spawnChild({ argv, env, fds: [...(output?.serviceFds() ?? []), ...fds], foregroundTty, user, nice: cfg.nice }, reaper);
+      if (terminal.fd !== null) terminal.gaveTo(child.pgid);
+      return child;
+    }
+    try {
+      this.pty ??= new PtyHost(loadNodePty(), {
+        interactive: terminal.fd !== null,
+        events,
+        stallMs: cfg.graceMs,
+        onSuspendKey: () => terminal.stopWithService(),
+      });
+    } catch (e) {
+      if (!(e instanceof PtyUnavailable)) throw e;
+      events.emit({ type: 'pty-unavailable', reason: e.reason });
+      this.deps.onFatal('node-pty is not available', EXIT_INTERNAL);
+      return null;
+    }
+    const out = output?.serviceFds()[0][1] ?? 1;
+    return this.pty.spawn({ argv, env, fds, output: out, user, nice: cfg.nice }, reaper);
   }
 
   /**
