@@ -1,5 +1,6 @@
 // The service unit with real processes: an incarnation, the restart loop and its limit, a stop, a
 // restart on request, and the status snapshot along the way.
+// Long sleeps here are 61 s, not 30: a black-box test counts every `sleep 30` on the host.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -36,7 +37,7 @@ function unit(command: string[], o: Partial<Options> = {}) {
 }
 
 test('one incarnation: its status is the result; the snapshot follows it', async () => {
-  const u = unit(['sleep', '30']);
+  const u = unit(['sleep', '61']);
   assert.equal(u.service.status().state, 'idle');
   const result = u.service.run();
   const pid = await u.started(1);
@@ -66,7 +67,7 @@ test('the restart loop: on-failure restarts up to the limit, then gives up with 
 });
 
 test('stop: the signal to the running incarnation, and no restart after it', async () => {
-  const u = unit(['sleep', '30'], { restart: 'always', restartDelayMs: 1, restartDelayMaxMs: 1 });
+  const u = unit(['sleep', '61'], { restart: 'always', restartDelayMs: 1, restartDelayMaxMs: 1 });
   const result = u.service.run();
   const pid = await u.started(1);
   u.service.stop('received SIGTERM', TERM);
@@ -79,7 +80,7 @@ test('stop: the signal to the running incarnation, and no restart after it', asy
 });
 
 test('restart on request: the stop signal now, the next incarnation at once, whatever the policy', async () => {
-  const u = unit(['sleep', '30'], { restart: 'no' });
+  const u = unit(['sleep', '61'], { restart: 'no' });
   const result = u.service.run();
   const first = await u.started(1);
   assert.equal(u.service.restart(), true);
@@ -98,7 +99,7 @@ test('forward: a signal reaches the incarnation and is reported', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsinit-service-test-'));
   const mark = join(dir, 'usr1');
   // The service waits in `wait`, which a trapped signal interrupts at once.
-  const u = unit(['sh', '-c', `trap 'echo got > ${mark}; exit 0' USR1; echo ready > ${dir}/ready; sleep 30 & wait`]);
+  const u = unit(['sh', '-c', `trap 'echo got > ${mark}; exit 0' USR1; echo ready > ${dir}/ready; sleep 61 & wait`]);
   const result = u.service.run();
   const pid = await u.started(1);
   for (let i = 0; i < 2000; i++) {

@@ -1,6 +1,7 @@
 // The reaper with real children of this test process: statuses reach their watchers, orphans are
 // reaped and counted, a late watch still gets its status, many exits at once are all reaped, and a
 // pid left to another library is never waited for until it is released.
+// Long sleeps here are 61 s, not 30: a black-box test counts every `sleep 30` on the host.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -36,7 +37,7 @@ test('a watched child: its status, by code or by signal', async () => {
   reaper.start();
   try {
     assert.deepEqual(await spawnChild({ argv: ['/bin/sh', '-c', 'exit 3'] }, reaper).exited, { code: 3, signal: null });
-    const sleeper = spawnChild({ argv: ['sleep', '30'] }, reaper);
+    const sleeper = spawnChild({ argv: ['sleep', '61'] }, reaper);
     libc.kill(sleeper.pid, 9);
     assert.deepEqual(await sleeper.exited, { code: null, signal: 9 });
     assert.equal(reaper.reapedOrphans, 0);

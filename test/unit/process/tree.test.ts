@@ -1,6 +1,7 @@
 // What is left of the tree, with real descendants of this test process: SIGTERM first, SIGKILL at the
 // deadline for what ignores it, escapees found through /proc, the spared subtree left alone, and a
 // hurry that kills at once.
+// Long sleeps here are 61 s, not 30: a black-box test counts every `sleep 30` on the host.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -37,7 +38,7 @@ test('SIGTERM to everything, SIGKILL at the deadline for what ignores it; setsid
     // One process that honours SIGTERM (it writes why it ended), one that ignores it, one in a new session.
     spawnChild({ argv: ['/bin/sh', '-c', `trap 'echo term > ${dir}/polite; exit 0' TERM; while :; do sleep 0.05; done`] }, reaper);
     spawnChild({ argv: ['/bin/sh', '-c', `trap '' TERM; echo up > ${dir}/stubborn; while :; do sleep 0.05; done`] }, reaper);
-    spawnChild({ argv: ['setsid', 'sleep', '30'] }, reaper);
+    spawnChild({ argv: ['setsid', 'sleep', '61'] }, reaper);
     await until('the stubborn one to ignore TERM', () => ready(join(dir, 'stubborn')));
     const killed: number[][] = [];
     await terminateTree({ spare: new Set(), killAt: now() + 300, reaper, onKill: (p) => killed.push(p) });
@@ -54,7 +55,7 @@ test('the spared subtree is left alone; a hurry kills the rest at once', async (
   reaper.start();
   try {
     const dir = mkdtempSync(join(tmpdir(), 'tsinit-tree-test-'));
-    const logger = spawnChild({ argv: ['sleep', '30'] }, reaper);
+    const logger = spawnChild({ argv: ['sleep', '61'] }, reaper);
     spawnChild({ argv: ['/bin/sh', '-c', `trap '' TERM; echo up > ${dir}/stubborn; while :; do sleep 0.05; done`] }, reaper);
     await until('the stubborn one to ignore TERM', () => ready(join(dir, 'stubborn')));
     const hurry = new AbortController();
