@@ -314,15 +314,20 @@ export class Service {
       debug('hang report: %s', (err as Error).message);
     }
     this.watchdogKilled = true;
+    this.endIncarnation(child, 'the watchdog signal', () => {
+      signalChild(child, sig, true);
+      // A stopped process acts on no signal but SIGKILL until it is continued.
+      signalChild(child, SIGCONT, true);
+    });
+  }
+
+  /** Ends one incarnation: `ask` now, SIGKILL --kill-after later if that same incarnation still runs. */
+  private endIncarnation(child: Child, what: string, ask: () => void): void {
     void escalate(
       {
-        ask: () => {
-          signalChild(child, sig, true);
-          // A stopped process acts on no signal but SIGKILL until it is continued.
-          signalChild(child, SIGCONT, true);
-        },
+        ask,
         kill: () => {
-          if (this.child === child && this.running) this.kill(`still running ${this.cfg.killAfterMs}ms after the watchdog signal`);
+          if (this.child === child && this.running) this.kill(`still running ${this.cfg.killAfterMs}ms after ${what}`);
         },
         gone: child.exited,
       },
@@ -393,16 +398,7 @@ export class Service {
     if (!child || !this.running || this.adopting || this.stopRequest || this.restartAsked) return false;
     this.restartAsked = true;
     this.deps.events.emit({ type: 'restart-asked', pid: child.pid, signal: this.cfg.stopSignal });
-    void escalate(
-      {
-        ask: () => this.send(this.cfg.stopSignal),
-        kill: () => {
-          if (this.child === child && this.running) this.kill(`still running ${this.cfg.killAfterMs}ms after the restart signal`);
-        },
-        gone: child.exited,
-      },
-      { killAt: now() + this.cfg.killAfterMs },
-    );
+    this.endIncarnation(child, 'the restart signal', () => this.send(this.cfg.stopSignal));
     return true;
   }
 
