@@ -1,7 +1,7 @@
 // Orphan reaping without status theft.
 //
-// tsinit spawns every process of its own with posix_spawn (src/process/spawn.ts), never through libuv, so no
-// one else in the process waits for those children: a plain waitpid(-1, WNOHANG) loop, as in tini,
+// tsinit spawns every process of its own with posix_spawn (spawn.ts), never through libuv, so no one
+// else in the process waits for those children: a plain waitpid(-1, WNOHANG) loop, as in tini,
 // reaps everything and hands each status to whoever watches that pid. The one exception is a child
 // that another library waits for itself (node-pty's thread calls waitpid on its pid): while such a
 // pid exists, the reaper lists its children from /proc and waits for every other pid by number.
