@@ -82,7 +82,7 @@ test('status, health, ctl signal/restart/stop through the socket; 0600; removed 
 
   const rs = await client(['ctl', 'restart', '--control-socket', sock]);
   assert.equal(rs.code, 0, rs.stderr);
-  assert.match(rs.stdout, /^stopping service \(pid \d+\): restart asked through the control socket; sending SIGTERM\n$/);
+  assert.match(rs.stdout, /^restarting service \(pid \d+\) as asked; sending SIGTERM\n$/);
   await until(() => lines(join(dir, 'starts')).length === 2);
   const after = JSON.parse((await client(['status', '--json', '--control-socket', sock])).stdout);
   assert.equal(after.service.restarts, 1);
