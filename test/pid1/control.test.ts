@@ -224,22 +224,42 @@ test('the default socket: /run/tsinit/control.sock as PID 1 (own /run), none whe
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('tsinit health follows the probe: starting, healthy, unhealthy while it fails, healthy after the restart', async () => {
+test('tsinit health follows the probe: starting, healthy, unhealthy while it fails, healthy after the restart', async (ctx) => {
   const dir = tempDir();
   const sock = join(dir, 'ctl.sock');
   const ok = join(dir, 'ok');
   const gate = join(dir, 'gate');
+  const release = join(dir, 'release');
+  const count = join(dir, 'count');
+  const armed = join(dir, 'armed');
+  // The probe passes while ok exists. Once it is gone (and the test has armed it), the first probe fails (1/3) and the second
+  // waits for the test to release it, so that "failing 1/3" lasts until the test has seen it; then
+  // it and the third fail, and the watchdog kills the service.
+  const probe =
+    `test -e ${ok} && exit 0; test -e ${armed} || exit 1; n=$(cat ${count} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${count}; ` +
+    `if [ $n -eq 2 ]; then while ! test -e ${release}; do sleep 0.05; done; fi; exit 1`;
   // The service marks itself healthy once the test opens the gate (so "starting" is seen first).
   const t = start([
-    '--control-socket', sock, '--restart', 'on-failure', '--health-cmd', `test -e ${ok}`, '--health-interval', '100ms',
-    '--health-failures', '3', '--', 'sh', '-c', `while ! test -e ${gate}; do sleep 0.05; done; touch ${ok}; exec sleep 1000`,
+    '--control-socket', sock, '--restart', 'on-failure', '--health-cmd', probe, '--health-interval', '100ms',
+    '--health-timeout', '10m', '--health-failures', '3', '--', 'sh', '-c',
+    `while ! test -e ${gate}; do sleep 0.05; done; touch ${ok}; exec sleep 1000`,
   ]);
+  // A failed assertion must not leave this tsinit (and the test file) running.
+  ctx.after(() => {
+    try {
+      process.kill(t.tsinitPid(true), 'SIGKILL'); // PID 1: its namespace goes with it
+    } catch {
+      // already gone
+    }
+  });
   const health = () => client(['health', '--control-socket', sock]);
   const waitHealth = async (re: RegExp) => {
+    const deadline = Date.now() + 120_000;
     let last: ClientResult | null = null;
     for (;;) {
       last = await health();
       if (re.test(last.stdout)) return last;
+      if (Date.now() > deadline) assert.fail(`tsinit health never said ${re} in 120 s; last: ${JSON.stringify(last)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -249,9 +269,11 @@ test('tsinit health follows the probe: starting, healthy, unhealthy while it fai
   const healthy = await waitHealth(/^healthy: running \(pid \d+, up \d+s, ready, health-cmd passing\)\n$/);
   assert.equal(healthy.code, 0);
   const firstPid = JSON.parse((await client(['status', '--json', '--control-socket', sock])).stdout).service.pid;
+  writeFileSync(armed, '');
   rmSync(ok);
-  const failing = await waitHealth(/^unhealthy: health-cmd probe failing \(\d\/3\): /);
+  const failing = await waitHealth(/^unhealthy: health-cmd probe failing \(1\/3\): /);
   assert.equal(failing.code, 1);
+  writeFileSync(release, '');
   // past 3 failures the watchdog kills it; the next incarnation opens the gate again, touches ok
   const again = await waitHealth(/^healthy: /);
   assert.equal(again.code, 0);
