@@ -72,6 +72,8 @@ export class Stop {
   private readonly over = new AbortController();
   /** steps 1-2 under way, settled once the service is gone */
   private stopping: Promise<unknown> = Promise.resolve();
+  /** steps 3-6, once begun */
+  private finishing: Promise<number> | null = null;
   private readonly clock: Clock;
   private readonly terminateTree: (o: TerminateOptions) => Promise<void>;
 
@@ -135,8 +137,16 @@ export class Stop {
     await Promise.race([this.stopping, this.clock.sleep(this.cfg.killAfterMs + 100)]);
   }
 
-  /** Steps 3 to 6, once the service has ended: returns tsinit's exit code. */
-  async finish(outcome: RunOutcome): Promise<number> {
+  /**
+   * Steps 3 to 6, once the service has ended: returns tsinit's exit code. Only the first call runs
+   * them (an internal error's stop and the run's own end can both get here); later ones share it.
+   */
+  finish(outcome: RunOutcome): Promise<number> {
+    this.finishing ??= this.runFinish(outcome);
+    return this.finishing;
+  }
+
+  private async runFinish(outcome: RunOutcome): Promise<number> {
     const { events, reaper, output, terminal } = this.deps;
     this.over.abort();
     // 3. What is left of the tree, by the same deadline as the service's own stop.

@@ -23,16 +23,20 @@ export class Reaper {
   /** holds the event loop open while a child of tsinit's own is awaited; never fires in practice */
   private keepAlive: NodeJS.Timeout | null = null;
   private sweepQueued = false;
+  /** between start() and stop(): a stopped reaper's queued sweep must not take another's statuses */
+  private active = false;
   reapedOrphans = 0;
 
   constructor(private onOrphan: (pid: number, status: ExitStatus) => void = () => undefined) {}
 
   start(): void {
+    this.active = true;
     process.on('SIGCHLD', this.onSigchld);
     this.reap(); // children that exited before the handler was there
   }
 
   stop(): void {
+    this.active = false;
     process.off('SIGCHLD', this.onSigchld);
     this.setKeepAlive(false);
   }
@@ -53,7 +57,7 @@ export class Reaper {
     this.sweepQueued = true;
     setImmediate(() => {
       this.sweepQueued = false;
-      this.reap();
+      if (this.active) this.reap();
     }).unref();
   }
 

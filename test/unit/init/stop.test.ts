@@ -175,3 +175,13 @@ test('an internal error stops like a signal and waits at most --kill-after for t
   await aborting;
   assert.equal(waited, true);
 });
+
+test('3-6 run once: an internal error\'s stop and the run\'s own end share one finish', async () => {
+  const w = world({}, { logger: true });
+  const first = w.stop.finish({ kind: 'failed', exitCode: 125, reason: 'internal error' });
+  const second = w.stop.finish(service(0));
+  assert.equal(await first, 125);
+  assert.equal(await second, 125);
+  assert.equal(w.log.filter((l) => l.startsWith('drain')).length, 1);
+  assert.equal(w.events.filter((e) => e.type === 'exit').length, 1);
+});
