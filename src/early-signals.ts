@@ -7,8 +7,7 @@
 // bin/tsinit installs the same listeners before the bundle is even compiled and hands its queue over
 // through a global; run without it (`node dist/tsinit.js`), this module installs them itself.
 // Signals that arrive before the init is ready are queued, not lost.
-import { readFileSync } from 'node:fs';
-import { constants } from 'node:os';
+import { FAULT_SIGNALS, namedCatchable, SIGRTMAX, SIGRTMIN } from './signals';
 
 type Handler = (sig: number) => void;
 interface Early {
@@ -17,45 +16,16 @@ interface Early {
 }
 
 const KEY = Symbol.for('tsinit.early-signals');
-const SIGKILL = 9;
-const SIGPIPE = 13;
-const SIGCHLD = 17;
-const SIGSTOP = 19;
-
-/**
- * The signals with a name that tsinit listens to, by number. Left out: KILL and STOP (they cannot be
- * caught), CHLD (the reaper's own), PIPE (Node ignores it, so that tsinit's own writes to a closed
- * pipe are errors; listening would turn them into signals for the service).
- */
-export function namedSignals(): Map<number, string> {
-  const out = new Map<number, string>();
-  for (const [name, n] of Object.entries(constants.signals as Record<string, number>)) {
-    if (n === SIGKILL || n === SIGSTOP || n === SIGCHLD || n === SIGPIPE || out.has(n)) continue;
-    out.set(n, name);
-  }
-  return out;
-}
 
 function listen(): Early {
   const early: Early = { queued: [], handler: null };
-  for (const [n, name] of namedSignals()) {
+  for (const [n, name] of namedCatchable()) {
     process.on(name as NodeJS.Signals, () => (early.handler ? early.handler(n) : early.queued.push(n)));
   }
   return early;
 }
 
 const early: Early = ((globalThis as Record<symbol, unknown>)[KEY] as Early | undefined) ?? listen();
-
-const RT_LAST = 64;
-
-/** The first real-time signal free for tsinit: glibc keeps 32 and 33 for itself, musl 32 to 34. */
-function firstRealtime(): number {
-  try {
-    return /ld-musl/.test(readFileSync('/proc/self/maps', 'latin1')) ? 35 : 34;
-  } catch {
-    return 35;
-  }
-}
 
 /**
  * Real-time signals have no name in Node, and process.on() refuses them; Node's own signal binding
@@ -71,7 +41,7 @@ function listenRealtime(): number[] {
     const { Signal } = proc.binding('signal_wrap') as {
       Signal: new () => { onsignal: (n: number) => void; start(n: number): number; unref(): void };
     };
-    for (let n = firstRealtime(); n <= RT_LAST; n++) {
+    for (let n = SIGRTMIN; n <= SIGRTMAX; n++) {
       const handle = new Signal();
       handle.unref();
       handle.onsignal = () => (early.handler ? early.handler(n) : early.queued.push(n));
@@ -88,8 +58,22 @@ function listenRealtime(): number[] {
 /** The real-time signals tsinit listens to (forwarded like every other). */
 export const REALTIME_CAUGHT: readonly number[] = listenRealtime();
 
-/** Routes every caught signal to `h`, first the ones that arrived before. */
-export function onSignal(h: Handler): void {
-  early.handler = h;
-  for (const sig of early.queued.splice(0)) h(sig);
+/**
+ * Routes every caught signal to `h`, first the ones that arrived before.
+ *
+ * `oneShot` (libc's, passed in so that this module loads nothing before the handlers are in) makes
+ * the handlers of SEGV, BUS, ILL and FPE reset themselves when they run. Sent with kill, these are
+ * signals like any other, forwarded, and the handler is put back at once. A real fault is raised
+ * again by the faulting instruction as soon as the handler returns; a handler that is still there
+ * would run for ever (Node's handler only notes the signal for later): reset, the second fault ends
+ * tsinit as it would end any program.
+ */
+export function onSignal(h: Handler, oneShot?: (sig: number) => void): void {
+  const faults = new Set(oneShot ? FAULT_SIGNALS : []);
+  for (const sig of faults) oneShot!(sig);
+  early.handler = faults.size === 0 ? h : (sig) => {
+    if (faults.has(sig)) oneShot!(sig);
+    h(sig);
+  };
+  for (const sig of early.queued.splice(0)) early.handler(sig);
 }

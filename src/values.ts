@@ -2,6 +2,7 @@
 // parsed here (throwing UsageError with a message meant for the user) and formatted here, so that
 // every message and every option says them the same way. Pure, and below every other module.
 import { constants } from 'node:os';
+import { isSignal } from './signals';
 
 /** Bad input from the user: tsinit prints it as one line and exits 125. */
 export class UsageError extends Error {}
@@ -163,12 +164,12 @@ export function signalName(n: number): string {
   return BY_NUMBER.get(n) ?? `signal ${n}`;
 }
 
-/** "TERM", "SIGTERM", "term", "15" -> 15; null for anything else. */
+/** "TERM", "SIGTERM", "term", "15" -> 15; null for anything else (32 and 33 are glibc's own, not signals). */
 export function signalNumber(text: string): number | null {
   const t = text.trim();
   if (/^\d+$/.test(t)) {
     const n = Number(t);
-    return n >= 1 && n <= 64 ? n : null;
+    return isSignal(n) ? n : null;
   }
   const upper = t.toUpperCase();
   const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;

@@ -99,9 +99,33 @@ export function commandBytes(command: readonly string[]): Buffer[] {
   return rawCommand(command, cmdline);
 }
 
-/** A child's environment as NUL-terminated byte strings (what posix_spawn takes), or as text (node-pty). */
+/** A child's environment, as bytes. */
 export function environmentFor(set: Readonly<Record<string, string | null>> = {}): Buffer[] {
   return childEnvironment(ownEnvironment(), set);
+}
+
+/** The same as text, for node-pty (which takes strings: bytes that are not UTF-8 are lost there). */
+export function environmentText(set: Readonly<Record<string, string | null>> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of environmentFor(set)) {
+    const text = entry.toString('utf8');
+    const eq = text.indexOf('=');
+    if (eq > 0) out[text.slice(0, eq)] = text.slice(eq + 1);
+  }
+  return out;
+}
+
+// Where tsinit was started, read when this module loads: before init.ts moves tsinit to /.
+let startDir: string | null;
+try {
+  startDir = process.cwd();
+} catch {
+  startDir = null; // removed under tsinit's feet: children then start where tsinit is
+}
+
+/** The directory tsinit was started in, where its children start; null if it no longer exists. */
+export function startDirectory(): string | null {
+  return startDir;
 }
 
 /** NUL-terminated copies, for C. */

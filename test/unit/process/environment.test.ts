@@ -1,7 +1,7 @@
 // The child's argv and environment as bytes (pure parts of process/environment.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { childEnvironment, rawCommand, splitNul, userVariables } from '../../src/process/environment';
+import { childEnvironment, rawCommand, splitNul, userVariables } from '../../../src/process/environment';
 
 const b = (s: string | number[]) => (typeof s === 'string' ? Buffer.from(s, 'latin1') : Buffer.from(s));
 const text = (list: Buffer[]) => list.map((x) => x.toString('latin1'));
