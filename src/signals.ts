@@ -1,8 +1,8 @@
 // The signals tsinit knows by number: which it can catch (and so forward), which are signals at all on
 // this system, and which stop the service by default. (Their names, parsed and printed, are in
-// values.ts.) Pure but for one look at /proc/self/maps, to tell musl from glibc.
-import { readFileSync } from 'node:fs';
+// values.ts.) Pure but for one look at Node's ELF header, to tell musl from glibc.
 import { constants } from 'node:os';
+import { detectPlatform } from './sys/platform';
 
 const BY_NAME = constants.signals as Record<string, number>;
 
@@ -28,13 +28,7 @@ export const FAULT_SIGNALS: readonly number[] = ['SIGSEGV', 'SIGBUS', 'SIGILL', 
  * The first real-time signal: the C library keeps the lowest ones for itself (glibc 32 and 33, so its
  * SIGRTMIN is 34; musl 32 to 34, SIGRTMIN 35).
  */
-export const SIGRTMIN: number = (() => {
-  try {
-    return /ld-musl/.test(readFileSync('/proc/self/maps', 'latin1')) ? 35 : 34;
-  } catch {
-    return 35;
-  }
-})();
+export const SIGRTMIN: number = detectPlatform().libc === 'glibc' ? 34 : 35;
 
 /**
  * The named signals tsinit listens to, by number (early-signals.ts), and why the others are left:
