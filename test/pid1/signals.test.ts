@@ -3,7 +3,7 @@
 // built bin/tsinit runs as PID 1 of a fresh PID namespace and, where it differs, as a subreaper.
 //
 // Every test finds its processes by a marker of its own (an argument of the service, so also in
-// tsinit's own argv), waits with deadlines of its own, says what it saw when a deadline passes, and
+// tsinit's own argv, with the test runner's pid in it), waits with deadlines of its own, says what it saw when a deadline passes, and
 // kills whatever carries its marker at the end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -142,7 +142,7 @@ const where = (pid1: boolean) => (pid1 ? 'as PID 1' : 'as a subreaper');
 
 for (const pid1 of MODES) {
   test(`QUIT is forwarded, not a stop: the service keeps running and a later TERM stops it gracefully (${where(pid1)})`, TEST, async () => {
-    const mark = `quit-forwarded-${pid1}`;
+    const mark = `quit-forwarded-${pid1}-${process.pid}`;
     try {
       const r = await begin(['--', ...service(mark, ['QUIT'], 'TERM', 5)], pid1);
       r.send('SIGQUIT');
@@ -158,7 +158,7 @@ for (const pid1 of MODES) {
 }
 
 test('during a stop, QUIT and USR1 are forwarded; only a second stop signal escalates (as PID 1)', TEST, async () => {
-  const mark = 'quit-during-stop';
+  const mark = `quit-during-stop-${process.pid}`;
   try {
     const r = await begin(['-v', '--kill-after', '1h', '--', ...service(mark, ['TERM', 'QUIT', 'USR1'], 'HUP', 6)], true);
     r.send('SIGTERM');
@@ -173,7 +173,7 @@ test('during a stop, QUIT and USR1 are forwarded; only a second stop signal esca
   } finally {
     killMarked(mark);
   }
-  const mark2 = 'second-stop-escalates';
+  const mark2 = `second-stop-escalates-${process.pid}`;
   try {
     const r = await begin(['-v', '--kill-after', '1h', '--', ...service(mark2, ['TERM', 'INT'], 'HUP', 6)], true);
     r.send('SIGTERM');
@@ -188,7 +188,7 @@ test('during a stop, QUIT and USR1 are forwarded; only a second stop signal esca
 
 test('--stop-signals QUIT,TERM (and TSINIT_STOP_SIGNALS): QUIT starts the stop, a second QUIT escalates', TEST, async () => {
   for (const [args, env] of [[['--stop-signals', 'QUIT,TERM'], {}], [[], { TSINIT_STOP_SIGNALS: 'QUIT, TERM' }]] as const) {
-    const mark = `stop-signals-${args.length}`;
+    const mark = `stop-signals-${args.length}-${process.pid}`;
     try {
       const r = await begin(['-v', '--kill-after', '1h', ...args, '--', ...service(mark, ['QUIT'], 'HUP', 6)], true, env);
       r.send('SIGQUIT');
@@ -205,7 +205,7 @@ test('--stop-signals QUIT,TERM (and TSINIT_STOP_SIGNALS): QUIT starts the stop, 
 // ---- 2. the rewrite applies first; none drops any signal ---------------------------------------
 
 test('--rewrite TERM:none, INT:none, QUIT:none drop the signal: no stop, nothing sent (as PID 1)', TEST, async () => {
-  const mark = 'rewrite-none';
+  const mark = `rewrite-none-${process.pid}`;
   try {
     const r = await begin(
       ['-v', '-r', 'TERM:none', '-r', 'INT:none', '--rewrite', 'QUIT:none', '--', ...service(mark, ['TERM', 'INT', 'QUIT'], 'USR1', 4)],
@@ -225,7 +225,7 @@ test('--rewrite TERM:none, INT:none, QUIT:none drop the signal: no stop, nothing
 });
 
 test('the stop is decided on the rewritten signal: HUP:TERM stops, TERM:USR2 only forwards (as PID 1)', TEST, async () => {
-  const mark = 'rewrite-then-decide';
+  const mark = `rewrite-then-decide-${process.pid}`;
   try {
     const r = await begin(['-v', '--kill-after', '1h', '-r', 'HUP:TERM', '--', ...service(mark, [], 'TERM', 5)], true);
     r.send('SIGHUP');
@@ -234,7 +234,7 @@ test('the stop is decided on the rewritten signal: HUP:TERM stops, TERM:USR2 onl
   } finally {
     killMarked(mark);
   }
-  const mark2 = 'rewrite-term-usr2';
+  const mark2 = `rewrite-term-usr2-${process.pid}`;
   try {
     const r = await begin(['-v', '--kill-after', '1h', '-r', 'TERM:USR2', '--', ...service(mark2, ['USR2'], 'HUP', 6)], true);
     r.send('SIGTERM');
@@ -278,7 +278,7 @@ test('--rewrite refuses a FROM tsinit cannot catch and a number that is no signa
 
 for (const pid1 of MODES) {
   test(`SEGV, ILL, BUS, FPE and real-time signals sent with kill are forwarded; tsinit survives (${where(pid1)})`, TEST, async () => {
-    const mark = `fault-signals-${pid1}`;
+    const mark = `fault-signals-${pid1}-${process.pid}`;
     try {
       const r = await begin(['--signal-main-only', '--', ...service(mark, ['SEGV', 'ILL', 'BUS', 'FPE', '40', '64'], 'USR1', 7)], pid1);
       for (const sig of ['SEGV', 'ILL', 'BUS', 'FPE', 40, 64] as const) {
@@ -297,7 +297,7 @@ for (const pid1 of MODES) {
 // ---- 5. job control stops the job ------------------------------------------------------------
 
 test('TSTP stops a service that catches it and, outside PID 1, tsinit itself; CONT resumes both', TEST, async () => {
-  const mark = 'tstp-subreaper';
+  const mark = `tstp-subreaper-${process.pid}`;
   try {
     const r = await begin(['--', ...service(mark, ['TSTP', 'TTIN', 'TTOU'], 'USR1', 0)], false);
     r.send('SIGTSTP');
@@ -314,7 +314,7 @@ test('TSTP stops a service that catches it and, outside PID 1, tsinit itself; CO
 });
 
 test('as PID 1, TSTP stops the service group (SIGSTOP for a service that catches it), not tsinit', TEST, async () => {
-  const mark = 'tstp-pid1';
+  const mark = `tstp-pid1-${process.pid}`;
   try {
     const r = await begin(['--', ...service(mark, ['TSTP'], 'USR1', 0)], true);
     r.send('SIGTSTP');
@@ -332,7 +332,7 @@ test('as PID 1, TSTP stops the service group (SIGSTOP for a service that catches
 
 for (const pid1 of MODES) {
   test(`without a terminal, TTIN and TTOU stop the service group and never tsinit (${where(pid1)})`, TEST, async () => {
-    const mark = `ttin-ttou-${pid1}`;
+    const mark = `ttin-ttou-${pid1}-${process.pid}`;
     try {
       const r = await begin(['--', ...service(mark, ['TTIN', 'TTOU'], 'USR1', 0)], pid1);
       const states = () => `service ${stateOf(r.service)}, tsinit ${stateOf(r.pid)}; ${r.seen()}`;
@@ -363,7 +363,7 @@ function startIn(cwd: string, args: string[], pid1: boolean, env: Record<string,
 
 for (const pid1 of MODES) {
   test(`tsinit's own cwd is /; the service, the logger and probes start where tsinit was started (${where(pid1)})`, TEST, async () => {
-    const mark = `cwd-${pid1}`;
+    const mark = `cwd-${pid1}-${process.pid}`;
     const dir = tempDir();
     try {
       const t = startIn(
@@ -503,7 +503,7 @@ test('durations: the longest a timer can wait works, beyond it is a usage error;
     [[], { TSINIT_TIMEOUT: '0' }],
     [['--kill-after', '2147483647ms'], {}],
   ] as const) {
-    const mark = `durations-${args.join('-') || 'env'}`;
+    const mark = `durations-${args.join('-') || 'env'}-${process.pid}`;
     try {
       const r = await begin(['-v', ...args, '--', ...service(mark, ['TERM'], 'USR1', 0)], true, env);
       r.send('SIGTERM');
@@ -536,7 +536,7 @@ function childOf(pid: number): number | null {
 }
 
 test('SIGUSR1 during the start never opens the inspector (as PID 1)', TEST, async () => {
-  const mark = 'usr1-at-start';
+  const mark = `usr1-at-start-${process.pid}`;
   try {
     const t = start(['--', 'sh', '-c', 'trap "" USR1; echo "ready $$"; while :; do sleep 0.05; done', mark]);
     const seen = () => `stderr ${JSON.stringify(t.stderr)}`;
@@ -580,7 +580,7 @@ test('NODE_OPTIONS never applies to tsinit itself and reaches a Node service unc
 });
 
 test('a SIGTERM sent the moment tsinit listens, before the service exists, stops the run (as PID 1)', TEST, async () => {
-  const mark = 'term-at-start';
+  const mark = `term-at-start-${process.pid}`;
   try {
     const t = start(['--', 'sh', '-c', 'trap "exit 5" TERM; echo "ready $$"; while :; do sleep 0.05; done', mark]);
     const seen = () => `stdout ${JSON.stringify(t.stdout)} stderr ${JSON.stringify(t.stderr)}`;
