@@ -12,8 +12,8 @@ import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFi
 import { join } from 'node:path';
 import { cleanEnv, Running, start, tempDir, TSINIT } from '../helpers/harness';
 
-const WAIT_MS = 15_000;
-const TEST = { timeout: 60_000 };
+const WAIT_MS = 30_000;
+const TEST = { timeout: 180_000 };
 
 // ---- helpers -------------------------------------------------------------------------------------
 
