@@ -12,15 +12,22 @@ export interface Clock {
   sleep(ms: number, cancel?: AbortSignal): Promise<void>;
 }
 
+/** Node fires a timer of 2^31 ms or more at once; longer sleeps are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function sleep(ms: number, cancel?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (cancel?.aborted) return resolve();
+    let timer: NodeJS.Timeout;
     const done = () => {
       clearTimeout(timer);
       cancel?.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const arm = (left: number) => {
+      timer = setTimeout(left > MAX_TIMER_MS ? () => arm(left - MAX_TIMER_MS) : done, Math.min(left, MAX_TIMER_MS));
+    };
+    arm(ms);
     cancel?.addEventListener('abort', done, { once: true });
   });
 }

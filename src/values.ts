@@ -2,6 +2,7 @@
 // parsed here (throwing UsageError with a message meant for the user) and formatted here, so that
 // every message and every option says them the same way. Pure, and below every other module.
 import { constants } from 'node:os';
+import { isSignal } from './signals';
 
 /** Bad input from the user: tsinit prints it as one line and exits 125. */
 export class UsageError extends Error {}
@@ -10,13 +11,21 @@ export class UsageError extends Error {}
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/**
+ * The longest duration: what one timer of Node can wait (a longer delay fires at once). 24.8 days is
+ * longer than any job or grace period; beyond it is a usage error rather than a surprise.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
 /** "2s", "500ms", "1.5m", "1h", or a bare number of seconds (as timeout(1) takes) -> milliseconds. */
 export function parseDuration(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
   if (!m) throw new UsageError(`invalid duration '${text}' (examples: 500ms, 2s, 1m, 1h)`);
-  const ms = Number(m[1]) * UNITS[m[2] ?? 's'];
-  if (!Number.isFinite(ms) || ms > 2 ** 31) throw new UsageError(`duration '${text}' is too long`);
-  return Math.round(ms);
+  const ms = Math.round(Number(m[1]) * UNITS[m[2] ?? 's']);
+  if (!Number.isFinite(ms) || ms > MAX_DURATION_MS) {
+    throw new UsageError(`duration '${text}' is too long (at most ${MAX_DURATION_MS}ms, about 24.8 days)`);
+  }
+  return ms;
 }
 
 /** A duration the user gave or a limit: 400 -> "400ms", 31200 -> "31.2s", 3600000 -> "60m". */
@@ -155,12 +164,12 @@ export function signalName(n: number): string {
   return BY_NUMBER.get(n) ?? `signal ${n}`;
 }
 
-/** "TERM", "SIGTERM", "term", "15" -> 15; null for anything else. */
+/** "TERM", "SIGTERM", "term", "15" -> 15; null for anything else (32 and 33 are glibc's own, not signals). */
 export function signalNumber(text: string): number | null {
   const t = text.trim();
   if (/^\d+$/.test(t)) {
     const n = Number(t);
-    return n >= 1 && n <= 64 ? n : null;
+    return isSignal(n) ? n : null;
   }
   const upper = t.toUpperCase();
   const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;

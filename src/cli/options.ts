@@ -2,18 +2,47 @@
 // default and its help text. The parsers are pure and throw UsageError with a message for the user.
 import {
   parseBool, parseChoice, parseDuration, parseExitCode, parseInteger, parseRateLimit, parseSignal, parseSize, RateLimit,
-  UsageError,
+  signalName, UsageError,
 } from '../values';
+import { DEFAULT_STOP_SIGNALS, isCatchable, SIGCHLD, SIGKILL, SIGPIPE, SIGSTOP } from '../signals';
 
 // ---- values only options have --------------------------------------------------------------------
 
-/** "TERM:QUIT" -> [15, 3]; "USR1:0" or "USR1:none" drops the signal (to = 0). */
+/** Why tsinit never receives `n`, for a signal it cannot catch; null for one it can. */
+function neverReceived(n: number): string | null {
+  if (isCatchable(n)) return null;
+  if (n === SIGKILL || n === SIGSTOP) return `${signalName(n)} cannot be caught`;
+  if (n === SIGCHLD) return 'SIGCHLD is the reaper\'s own and never forwarded';
+  if (n === SIGPIPE) return 'tsinit ignores SIGPIPE (its own broken pipes must stay errors)';
+  return `tsinit cannot catch ${signalName(n)}`;
+}
+
+/** A signal tsinit can receive (a FROM of --rewrite, a stop signal). */
+function parseCatchable(text: string, what: string): number {
+  const n = parseSignal(text);
+  const why = neverReceived(n);
+  if (why) throw new UsageError(`${what} '${text}' can never happen: ${why}`);
+  return n;
+}
+
+/**
+ * "TERM:QUIT" -> [15, 3]; "USR1:0" or "USR1:none" drops the signal (to = 0). FROM must be a signal
+ * tsinit can catch, TO a signal of this system: anything else would be taken and never apply.
+ */
 export function parseRewrite(text: string): [number, number] {
   const m = /^([^:]+):([^:]+)$/.exec(text.trim());
   if (!m) throw new UsageError(`invalid rewrite '${text}' (example: TERM:QUIT, or USR1:none to drop)`);
-  const from = parseSignal(m[1]);
-  const to = ['0', 'none'].includes(m[2].toLowerCase()) ? 0 : parseSignal(m[2]);
+  const from = parseCatchable(m[1], 'rewrite of');
+  const to = ['0', 'none'].includes(m[2].trim().toLowerCase()) ? 0 : parseSignal(m[2]);
   return [from, to];
+}
+
+/** --stop-signals "TERM,INT" -> {15, 2}; "none": no signal stops the service (each is forwarded). */
+export function parseStopSignals(text: string): Set<number> {
+  if (text.trim().toLowerCase() === 'none') return new Set();
+  const names = text.split(',').map((s) => s.trim());
+  if (names.some((s) => s === '')) throw new UsageError(`invalid signal list '${text}' (example: TERM,INT,QUIT)`);
+  return new Set(names.map((s) => parseCatchable(s, 'stop signal')));
 }
 
 /** --health-http: an absolute http:// or https:// URL. */
@@ -38,6 +67,8 @@ export interface Options {
   subreaper: boolean;
   signalMainOnly: boolean;
   rewrite: Map<number, number>;
+  /** the signals that start a stop (after the rewrite) */
+  stopSignals: ReadonlySet<number>;
   killAfterMs: number;
   remapExit: Set<number>;
   warnReaped: boolean;
@@ -104,6 +135,7 @@ export const DEFAULTS: Omit<Options, 'command'> = {
   subreaper: true,
   signalMainOnly: false,
   rewrite: new Map(),
+  stopSignals: DEFAULT_STOP_SIGNALS,
   killAfterMs: 5000,
   remapExit: new Set(),
   warnReaped: false,
@@ -147,7 +179,11 @@ export const OPTION_SPECS: OptionSpec[] = [
   },
   {
     key: 'rewrite', flags: '-r, --rewrite <FROM:TO>', kind: 'list', parse: parseRewrite,
-    help: 'rewrite a forwarded signal (names or numbers); TO of 0 or none drops it; repeatable',
+    help: 'rewrite a received signal (names or numbers) before anything else; TO of 0 or none drops it; repeatable',
+  },
+  {
+    key: 'stopSignals', flags: '--stop-signals <LIST>', kind: 'value', parse: parseStopSignals, defaultText: 'TERM,INT',
+    help: 'the signals (after --rewrite) that stop the service, SIGKILL after --kill-after; every other is forwarded',
   },
   {
     key: 'killAfterMs', flags: '-k, --kill-after <DURATION>', kind: 'value', parse: parseDuration,

@@ -11,7 +11,9 @@ import { EXIT_INTERNAL, EXIT_TIMEOUT, ExitStatus } from '../exit-status';
 import { Sidecar } from '../logging/sidecar';
 import { Reaper } from '../process/reaper';
 import { SpawnError } from '../process/exec-errors';
-import { SIGTERM } from '../signals';
+import { isAbsolute, resolve } from 'node:path';
+import { startDirectory } from '../process/environment';
+import { SIGSTOP, SIGTERM } from '../signals';
 import * as libc from '../sys/libc';
 import { signalName } from '../values';
 import { Pass, route, RoutingOptions, stopSignalFor } from './forward';
@@ -35,14 +37,17 @@ export class Init {
   private readonly routing: RoutingOptions;
   /** status, health and the control socket */
   private readonly control: Control;
+  /** signals to pass on that came before the first incarnation was spawned, or null once it was */
+  private early: Pass[] | null = [];
 
   constructor(private readonly opts: Options) {
+    absolutePaths(opts);
     this.events = new EventLog(opts.verbose, opts.warnReaped);
     this.reaper = new Reaper((pid, status) => {
       if (opts.warnReaped || opts.events) this.events.emit({ type: 'orphan-reaped', pid, status });
     });
     const stopSignal = stopSignalFor(SIGTERM, opts.rewrite);
-    this.routing = { rewrite: opts.rewrite, pid1: process.pid === 1, pty: opts.pty };
+    this.routing = { rewrite: opts.rewrite, stopSignals: opts.stopSignals, pid1: process.pid === 1, pty: opts.pty };
     this.terminal = new Terminal({ current: () => this.service.current(), pty: () => this.service.pty });
     if (opts.logger !== undefined || opts.logDir !== undefined) {
       this.output = new Sidecar(opts, this.reaper, this.events, () => this.stop.request('the logger keeps failing', EXIT_INTERNAL));
@@ -53,6 +58,11 @@ export class Init {
       output: this.output,
       terminal: this.terminal,
       onFatal: (reason, exitCode) => this.stop.request(reason, exitCode),
+      onStarted: () => {
+        const early = this.early;
+        this.early = null;
+        for (const p of early ?? []) this.pass(p);
+      },
     });
     this.control = new Control(opts, this.events, () => this.service.status());
     this.stop = new Stop(
@@ -75,13 +85,15 @@ export class Init {
 
   private async runAll(): Promise<number> {
     const opts = this.opts;
-    // 1. tsinit itself
+    // 1. tsinit itself, in / (as dumb-init does): an init that sat in a volume would keep it
+    // busy, and it could never be unmounted. Its children start where it was started.
+    if (startDirectory() !== null) process.chdir('/');
     if (opts.events) this.events.openJson(opts.events);
     if (process.pid !== 1 && opts.subreaper) libc.setChildSubreaper();
     if (opts.pdeathsig) libc.setParentDeathSignal(opts.pdeathsig);
     this.reaper.start();
     this.terminal.take();
-    onSignal((sig) => this.onSignal(sig));
+    onSignal((sig) => this.onSignal(sig), libc.resetHandlerWhenRun);
     // In the background: the service never waits for the control socket.
     this.control.listen({
       restart: () => {
@@ -97,7 +109,8 @@ export class Init {
     }
 
     // 3. the service
-    if (opts.timeoutMs !== undefined) this.stop.armTimeout(opts.timeoutMs, EXIT_TIMEOUT);
+    // --timeout 0 is no limit, as timeout(1) reads it.
+    if (opts.timeoutMs) this.stop.armTimeout(opts.timeoutMs, EXIT_TIMEOUT);
     let status: ExitStatus;
     try {
       status = await this.service.run();
@@ -128,12 +141,14 @@ export class Init {
     const r = route(sig, this.stop.requested ? 'stopping' : 'running', this.routing);
     switch (r.action) {
       case 'stop':
-        return this.stop.request(r.reason, undefined, r.signal);
+        return this.stop.request(r.reason, undefined, r.as);
       case 'kill':
         return this.stop.hurryUp(r.reason);
       case 'suspend':
-        this.pass(r.pass);
-        if (r.stopSelf) this.terminal.suspend(r.stopService);
+        // SIGSTOP to the whole group, as dumb-init does: a service that catches the signal (or a
+        // group the kernel deems orphaned, as under --pty) would otherwise keep running.
+        this.pass({ action: 'forward', signal: r.signal, as: SIGSTOP }, true);
+        if (r.stopSelf) this.terminal.stopWithService();
         return;
       case 'resize':
         // The kernel then sends SIGWINCH to the pty's foreground group.
@@ -147,8 +162,30 @@ export class Init {
     }
   }
 
-  private pass(p: Pass): void {
-    if (p.action === 'drop') this.events.emit({ type: 'signal-dropped', signal: p.signal });
-    else this.service.forward(p.signal, p.as);
+  private pass(p: Pass, wholeGroup?: boolean): void {
+    if (p.action === 'drop') {
+      this.events.emit({ type: 'signal-dropped', signal: p.signal });
+      return;
+    }
+    // As tini and dumb-init, which start the service first: no signal of the start is lost.
+    if (this.early && !wholeGroup) {
+      this.early.push(p);
+      return;
+    }
+    this.service.forward(p.signal, p.as, wholeGroup);
   }
+}
+
+/**
+ * The paths tsinit itself opens, made absolute against the directory it was started in, before it
+ * moves to /. (The logger's and probes' commands run in that directory anyway.)
+ */
+function absolutePaths(opts: Options): void {
+  const dir = startDirectory();
+  if (dir === null) return;
+  const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(dir, p));
+  if (opts.events !== undefined && !opts.events.startsWith('fd:')) opts.events = abs(opts.events);
+  opts.pidfile = abs(opts.pidfile);
+  opts.watchdogFile = abs(opts.watchdogFile);
+  opts.logDir = abs(opts.logDir);
 }

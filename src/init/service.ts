@@ -11,6 +11,7 @@ import { escalate } from '../process/escalate';
 import { loadNodePty, PtyUnavailable } from '../process/pty/node-pty';
 import { PtyHost } from '../process/pty/host';
 import { Reaper } from '../process/reaper';
+import { commandBytes, userVariables } from '../process/environment';
 import { Child, signalChild, spawnChild } from '../process/spawn';
 import { terminateTree } from '../process/tree';
 import { resolveUser } from '../process/users';
@@ -60,6 +61,8 @@ export interface ServiceDeps {
   terminal: { fd: number | null; gaveTo(pgid: number): void; stopWithService(): void };
   /** the unit cannot run at all (node-pty missing): the run must stop with this exit code */
   onFatal(reason: string, exitCode: number): void;
+  /** an incarnation was just spawned (signals that came before it can now be passed on) */
+  onStarted?(): void;
 }
 
 export function serviceConfig(o: Options, stopSignal: number): ServiceConfig {
@@ -110,7 +113,7 @@ export class Service {
   private startedAt: number | null = null;
   private restarts = 0;
   private lastExit: ExitStatus | null = null;
-  private stopRequest: { reason: string } | null = null;
+  private stopRequest: { reason: string; signal: number } | null = null;
   /** restart() was called for the running incarnation: the next one starts at once, whatever the policy */
   private restartAsked = false;
   /** aborted when a stop is asked for: ends a restart's wait at once */
@@ -203,8 +206,10 @@ export class Service {
         throw new Error('failpoint service-started');
       }, 100);
     }
-    // A stop that was asked for before the service existed (a signal during start-up) applies now.
-    if (this.stopRequest) this.send(cfg.stopSignal);
+    // A stop that was asked for before the service existed (a signal during start-up) applies now,
+    // and so do the signals that came before it.
+    if (this.stopRequest) this.send(this.stopRequest.signal);
+    this.deps.onStarted?.();
     const status = await (cfg.daemon ? this.adoptDaemon(child, pidfile) : child.exited);
     this.running = false;
     this.startedAt = null;
@@ -222,10 +227,18 @@ export class Service {
     const { cfg } = this;
     const { events, reaper, output, terminal } = this.deps;
     const user = cfg.user !== undefined ? resolveUser(cfg.user) : undefined;
-    const { argv, env, fds } = this.watch?.prepare(cfg.command) ?? { fds: [], env: {}, argv: cfg.command };
+    const prepared = this.watch?.prepare(cfg.command) ?? { fds: [], env: {}, argv: cfg.command };
+    const { argv, fds } = prepared;
+    const env = { ...prepared.env, ...userVariables(user) };
+    // The command's bytes as tsinit received them (a wrapper the watchdog puts in front is text).
+    const k = argv.length - cfg.command.length;
+    const rawArgv = k >= 0 && cfg.command.every((a, i) => argv[k + i] === a)
+      ? [...argv.slice(0, k).map((a) => Buffer.from(a)), ...commandBytes(cfg.command)]
+      : undefined;
     if (!cfg.pty) {
       const foregroundTty = terminal.fd ?? undefined;
-      const child = spawnChild({ argv, env, fds: [...(output?.serviceFds() ?? []), ...fds], foregroundTty, user, nice: cfg.nice }, reaper);
+      const serviceFds = [...(output?.serviceFds() ?? []), ...fds];
+      const child = spawnChild({ argv, rawArgv, env, fds: serviceFds, foregroundTty, user, nice: cfg.nice }, reaper);
       if (terminal.fd !== null) terminal.gaveTo(child.pgid);
       return child;
     }
@@ -275,7 +288,7 @@ export class Service {
           this.adopting = false;
           events.emit({ type: 'daemon-adopted', pid: d.pid, via: d.via });
           this.watch?.adopted(d.pid);
-          if (this.stopRequest) this.send(this.cfg.stopSignal);
+          if (this.stopRequest) this.send(this.stopRequest.signal);
           return this.child.exited;
         }
         if (d.action === 'fail') {
@@ -347,9 +360,12 @@ export class Service {
     return this.child !== null && this.running;
   }
 
-  /** A received `signal` passed on to the service as `as` (forward.ts decides), and said so. */
-  forward(signal: number, as: number): void {
-    const to = this.send(as);
+  /**
+   * A received `signal` passed on to the service as `as` (forward.ts decides), and said so; to the
+   * whole group whatever --signal-main-only says with `wholeGroup` (job control).
+   */
+  forward(signal: number, as: number, wholeGroup?: boolean): void {
+    const to = this.send(as, wholeGroup);
     if (to) this.deps.events.emit({ type: 'signal-forwarded', signal, as, pid: to.pid, group: to.group });
   }
 
@@ -357,10 +373,9 @@ export class Service {
    * Sends `sig` to the service: its process group, or its main process with --signal-main-only.
    * Returns what was signalled, or null when there has been no incarnation yet.
    */
-  private send(sig: number): { pid: number; group: boolean } | null {
+  private send(sig: number, group = !this.cfg.signalMainOnly): { pid: number; group: boolean } | null {
     const child = this.child;
     if (!child) return null;
-    const group = !this.cfg.signalMainOnly;
     signalChild(child, sig, group);
     return { pid: group ? child.pgid : child.pid, group };
   }
@@ -371,7 +386,7 @@ export class Service {
    */
   stop(reason: string, signal: number): void {
     if (this.stopRequest) return;
-    this.stopRequest = { reason };
+    this.stopRequest = { reason, signal };
     this.stopAsked.abort();
     this.watch?.stopping();
     if (!this.child || !this.running) return;

@@ -2,7 +2,6 @@
 // terminal's foreground, Ctrl-Z stops the service and then tsinit (so that the shell gets the terminal
 // back), and `fg` resumes both. With --pty, tsinit keeps the foreground itself and puts its terminal
 // in raw mode (process/pty/host.ts). As PID 1 there is no shell to return to: tsinit never stops.
-import { signalChild } from '../process/spawn';
 import type { PtyHost } from '../process/pty/host';
 import { SIGSTOP, SIGTTIN, SIGTTOU } from '../signals';
 import { signalName } from '../values';
@@ -88,13 +87,6 @@ export class Terminal {
     } catch (e) {
       debug('restore tcsetpgrp: %s', (e as Error).message);
     }
-  }
-
-  /** SIGTSTP, once passed on: `stopService` SIGSTOPs the service's group, then tsinit stops too. */
-  suspend(stopService: boolean): void {
-    const service = this.user.current();
-    if (stopService && this.user.pty() && service) signalChild(service, SIGSTOP, true);
-    this.stopWithService();
   }
 
   /**

@@ -78,7 +78,8 @@ export class Sidecar {
   private argv(): string[] {
     const o = this.opts;
     if (o.logDir === undefined) return ['/bin/sh', '-c', o.logger!];
-    const argv = [process.execPath, process.argv[1], 'logd', o.logDir, '--max-bytes', String(o.logMaxBytes), '--keep', String(o.logKeep)];
+    // tsinit's own Node options (bin/tsinit's) again; NODE_OPTIONS is the service's (start()).
+    const argv = [process.execPath, ...process.execArgv, process.argv[1], 'logd', o.logDir, '--max-bytes', String(o.logMaxBytes), '--keep', String(o.logKeep)];
     if (this.err) argv.push('--stderr-fd', '3');
     if (o.logStdout) argv.push('--stdout', o.logStdout);
     return argv;
@@ -99,7 +100,8 @@ export class Sidecar {
     const fds: Array<[number, number]> = [[0, this.out.read]];
     if (this.err) fds.push([3, this.err.read]);
     try {
-      this.logger = spawnChild({ argv: this.argv(), fds }, this.reaper);
+      const env: Record<string, string | null> = this.opts.logDir === undefined ? {} : { NODE_OPTIONS: null };
+      this.logger = spawnChild({ argv: this.argv(), fds, env }, this.reaper);
     } catch (e) {
       if (!(e instanceof SpawnError)) throw e;
       this.events.emit({ type: 'spawn-failed', role: 'logger', command: e.command, reason: e.reason, exitCode: e.exitCode });

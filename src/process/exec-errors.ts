@@ -39,22 +39,59 @@ export function findInPath(cmd: string): string | null {
   return null;
 }
 
-/** The interpreter a #! line names, or null without one. */
-export function interpreterOf(path: string): string | null {
+/** The first bytes of a file (empty if it cannot be read). */
+function head(path: string, size = 512): Buffer {
   try {
     const fd = openSync(path, 'r');
     try {
-      const head = Buffer.alloc(256);
-      const n = readSync(fd, head, 0, head.length, 0);
-      const m = /^#!\s*(\S+)/.exec(head.subarray(0, n).toString('latin1'));
-      return m ? m[1] : null;
+      const buf = Buffer.alloc(size);
+      return buf.subarray(0, readSync(fd, buf, 0, size, 0));
     } finally {
       closeSync(fd);
     }
   } catch {
-    return null;
+    return Buffer.alloc(0);
   }
 }
+
+/**
+ * The interpreter a #! line names, or null without one. A carriage return is part of the name, as the
+ * kernel reads it: a script saved with DOS line endings names "/bin/sh\r".
+ */
+export function interpreterOf(path: string): string | null {
+  const m = /^#![ \t]*([^ \t\n]+)/.exec(head(path, 256).toString('latin1'));
+  return m ? m[1] : null;
+}
+
+/**
+ * A file the kernel would not run that is not a script either: an ELF file (for another machine, or
+ * truncated) or anything with a NUL byte near its start. Only a text file without #! is run with
+ * /bin/sh, as execvp(3) and the shells do.
+ */
+export function isBinary(path: string): boolean {
+  const bytes = head(path);
+  return bytes.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])) || bytes.includes(0);
+}
+
+/** The interpreter as the user should read it: a carriage return shown as \r. */
+function shown(interp: string): string {
+  return interp.replace(/\r/g, '\\r');
+}
+
+/** errno -> the words of strerror(3), for the reasons a user meets when a command cannot run. */
+const REASONS: Record<string, string> = {
+  E2BIG: 'argument list too long',
+  ETXTBSY: 'text file busy',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'file name too long',
+  ENOTDIR: 'not a directory',
+  ENOMEM: 'cannot allocate memory',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a directory',
+  EIO: 'input/output error',
+  ELIBBAD: 'accessing a corrupted shared library',
+  EINVAL: 'invalid argument',
+};
 
 function isFile(p: string): boolean {
   try {
@@ -78,14 +115,15 @@ export function explain(cmd: string, err: libc.SysError): SpawnError {
   if (err.errno === libc.errno.ENOENT) {
     if (path === null || !isFile(path)) return new SpawnError(cmd, 'command not found', EXIT_NOT_FOUND);
     const interp = interpreterOf(path);
-    return new SpawnError(cmd, `bad interpreter${interp ? ` ${interp}` : ''}: no such file or directory`, EXIT_NOT_FOUND);
+    const dos = interp?.endsWith('\r') ? ' (the #! line ends with a carriage return: the file has DOS line endings)' : '';
+    return new SpawnError(cmd, `bad interpreter${interp ? ` ${shown(interp)}` : ''}: no such file or directory${dos}`, EXIT_NOT_FOUND);
   }
   if (err.errno === libc.errno.EACCES) {
     const isDir = path !== null && isDirectory(path);
     return new SpawnError(cmd, isDir ? 'is a directory' : 'permission denied', EXIT_NOT_EXECUTABLE);
   }
   if (err.errno === libc.errno.ENOEXEC) return new SpawnError(cmd, 'exec format error', EXIT_NOT_EXECUTABLE);
-  return new SpawnError(cmd, err.code, EXIT_NOT_EXECUTABLE);
+  return new SpawnError(cmd, REASONS[err.code] ?? err.code, EXIT_NOT_EXECUTABLE);
 }
 
 /**

@@ -1,14 +1,17 @@
 // Spawning one process: posix_spawn with a clean signal state and only the fds asked for, a status
 // promise from the reaper, and signalling of the process or its group.
 import * as libc from '../sys/libc';
-import { explain, findInPath } from './exec-errors';
+import { cStrings, environmentFor, startDirectory } from './environment';
+import { explain, findInPath, isBinary } from './exec-errors';
 import { Reaper } from './reaper';
 import { ExitStatus } from '../exit-status';
 
 export interface ChildSpec {
   argv: string[];
-  /** extra variables on top of tsinit's environment */
-  env?: Record<string, string>;
+  /** the bytes of argv, where they differ from its text (the service's command: see environment.ts) */
+  rawArgv?: Buffer[];
+  /** variables set on top of tsinit's environment (without its TSINIT_*); null removes one */
+  env?: Record<string, string | null>;
   /** [childFd, tsinitFd]; 0, 1 and 2 default to tsinit's own */
   fds?: Array<[number, number]>;
   foregroundTty?: number;
@@ -23,18 +26,16 @@ export interface Child {
   exited: Promise<ExitStatus>;
 }
 
-function environment(extra: Record<string, string> = {}): string[] {
-  const env = { ...process.env, ...extra };
-  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
-}
-
 export function spawnChild(spec: ChildSpec, reaper: Reaper): Child {
   const fds = new Map<number, number>([[0, 0], [1, 1], [2, 2]]);
   for (const [childFd, parentFd] of spec.fds ?? []) fds.set(childFd, parentFd);
+  const argv = cStrings(spec.rawArgv ?? spec.argv);
   const request: libc.SpawnRequest = {
-    file: spec.argv[0],
-    argv: spec.argv,
-    env: environment(spec.env),
+    file: argv[0],
+    argv,
+    env: cStrings(environmentFor(spec.env)),
+    // tsinit itself sits in / (init.ts); its children start where it was started.
+    cwd: startDirectory() ?? undefined,
     fds: [...fds.entries()].filter(([, parent]) => parent >= 0),
     // Every child gets a process group of its own, so that a signal reaches what it forked.
     grouping: 'group',
@@ -48,10 +49,15 @@ export function spawnChild(spec: ChildSpec, reaper: Reaper): Child {
   } catch (e) {
     if (!(e instanceof libc.SysError)) throw e;
     // execvp(3) runs a file without a #! line with /bin/sh; posix_spawnp does not. Users of tini
-    // and of shells expect the former.
-    if (e.errno === libc.errno.ENOEXEC && !request.argv[0].startsWith('/bin/sh')) {
-      const path = findInPath(spec.argv[0]) ?? spec.argv[0];
-      return spawnChild({ ...spec, argv: ['/bin/sh', path, ...spec.argv.slice(1)] }, reaper);
+    // and of shells expect the former, for a script: a binary the kernel refused (another machine's,
+    // a truncated one) is an exec format error, not sh's "Syntax error" (explain).
+    const path = findInPath(spec.argv[0]) ?? spec.argv[0];
+    if (e.errno === libc.errno.ENOEXEC && spec.argv[0] !== '/bin/sh' && !isBinary(path)) {
+      const raw = spec.rawArgv;
+      return spawnChild(
+        { ...spec, argv: ['/bin/sh', path, ...spec.argv.slice(1)], rawArgv: raw && [Buffer.from('/bin/sh'), Buffer.from(path), ...raw.slice(1)] },
+        reaper,
+      );
     }
     throw explain(spec.argv[0], e);
   }

@@ -7,16 +7,19 @@ export interface Credentials {
   uid: number;
   gid: number;
   groups: number[];
+  /** from the passwd entry, when there is one (HOME, USER and LOGNAME of the service) */
+  name?: string;
+  home?: string;
 }
 
-interface PasswdEntry { name: string; uid: number; gid: number }
+interface PasswdEntry { name: string; uid: number; gid: number; home: string }
 interface GroupEntry { name: string; gid: number; members: string[] }
 
 export function parsePasswd(text: string): PasswdEntry[] {
   return text.split('\n').flatMap((line) => {
     const f = line.split(':');
     if (f.length < 4 || line.startsWith('#')) return [];
-    return [{ name: f[0], uid: Number(f[2]), gid: Number(f[3]) }];
+    return [{ name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '' }];
   });
 }
 
@@ -44,7 +47,9 @@ export function resolveCredentials(spec: string, passwd: PasswdEntry[], groups: 
   }
   if (uid > 2 ** 32 - 2 || gid > 2 ** 32 - 2) throw new UsageError(`user or group id out of range in '${spec}'`);
   const supplementary = entry ? groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid) : [];
-  return { uid, gid, groups: [...new Set([gid, ...supplementary])] };
+  const credentials: Credentials = { uid, gid, groups: [...new Set([gid, ...supplementary])] };
+  if (entry) Object.assign(credentials, { name: entry.name, home: entry.home });
+  return credentials;
 }
 
 function readOr(path: string): string {

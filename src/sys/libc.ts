@@ -397,9 +397,10 @@ export function setEcho(fd: number, on: boolean): void {
 // ---- spawning -----------------------------------------------------------------------------------
 
 export interface SpawnRequest {
-  file: string;
-  argv: string[];
-  env: string[];
+  /** file, argv and env as text, or as bytes (a Buffer ends with its NUL): what the child gets */
+  file: string | Buffer;
+  argv: Array<string | Buffer>;
+  env: Array<string | Buffer>;
   /** fds the child gets, as [childFd, parentFd]; every other fd above 2 is closed in the child. */
   fds: Array<[number, number]>;
   /** 'group': own process group (pgid = pid); 'session': own session; 'inherit': tsinit's group. */
@@ -642,4 +643,29 @@ export function peerCredentials(fd: number): { pid: number; uid: number; gid: nu
   const len = [12];
   check('getsockopt', getsockoptFn(fd, SOL_SOCKET, SO_PEERCRED, cred, len) as number);
   return { pid: cred.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(8) };
+}
+
+// ---- one-shot signal handlers (added for early-signals.ts) ----------------------------------------
+
+const SA_RESETHAND = 0x80000000;
+// struct sigaction on 64-bit Linux, glibc and musl alike: handler (8 bytes), sa_mask (128), sa_flags.
+const SA_FLAGS_OFFSET = 136;
+const oneShotActions = new Map<number, Buffer>();
+let sigactionFn: CFunc | null = null;
+
+/**
+ * Makes the handler now installed for `sig` (Node's) reset itself to the default when it runs
+ * (SA_RESETHAND); call again after each delivery to put it back. Nothing happens without a handler.
+ */
+export function resetHandlerWhenRun(sig: number): void {
+  sigactionFn ??= load().lib.func('int sigaction(int sig, void *act, void *old)') as CFunc;
+  let act = oneShotActions.get(sig);
+  if (!act) {
+    act = Buffer.alloc(256);
+    check('sigaction', sigactionFn(sig, null, act) as number);
+    if (act.readBigUInt64LE(0) <= 1n) return; // SIG_DFL or SIG_IGN: nothing to make one-shot
+    act.writeUInt32LE((act.readUInt32LE(SA_FLAGS_OFFSET) | SA_RESETHAND) >>> 0, SA_FLAGS_OFFSET);
+    oneShotActions.set(sig, act);
+  }
+  check('sigaction', sigactionFn(sig, act, null) as number);
 }

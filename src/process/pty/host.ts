@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import { EventLog } from '../../events';
 import * as libc from '../../sys/libc';
 import createDebug from '../../debug';
+import { environmentText, startDirectory } from '../environment';
 import { preflight, SpawnError } from '../exec-errors';
 import { Reaper } from '../reaper';
 import { NodePty, PtyForkOptions, PtyProcess } from './node-pty';
@@ -54,7 +55,7 @@ const DEFAULT_SIZE = { rows: 24, cols: 80 };
 
 export interface PtySpec {
   argv: string[];
-  env?: Record<string, string>;
+  env?: Record<string, string | null>;
   /** [childFd, tsinitFd] pairs a pipe-mode service would get beyond 0-2: a pty cannot pass them */
   fds?: Array<[number, number]>;
   /** where the service's output goes: tsinit's fd 1 or the logger pipe's write end */
@@ -132,8 +133,7 @@ export class PtyHost {
   /** Starts one incarnation in a new pty. Throws SpawnError like spawnChild. */
   spawn(spec: PtySpec, reaper: Reaper): PtyChild {
     const cmd = spec.argv[0];
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...process.env, ...spec.env })) if (v !== undefined) env[k] = v;
+    const env = environmentText(spec.env);
     preflight(cmd, env.PATH);
     if (spec.fds && spec.fds.length > 0) debug('a pty cannot pass fds %j to the service', spec.fds);
     closeOnExecAboveStdio();
@@ -142,7 +142,7 @@ export class PtyHost {
       name: env.TERM || 'xterm',
       cols: size.cols,
       rows: size.rows,
-      cwd: process.cwd(),
+      cwd: startDirectory() ?? '/',
       env,
       encoding: null,
     };

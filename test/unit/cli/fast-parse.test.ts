@@ -10,6 +10,7 @@ import { envName, OPTION_SPECS, OptionSpec } from '../../../src/cli/options';
 /** Valid texts for every option that takes a value (a new option must add its own here). */
 const SAMPLES: Record<string, string[]> = {
   rewrite: ['TERM:QUIT', 'USR1:none'],
+  stopSignals: ['QUIT,TERM', 'none'],
   killAfterMs: ['2s', '500ms'],
   remapExit: ['143', '0'],
   nice: ['5', '19'],
