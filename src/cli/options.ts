@@ -30,6 +30,21 @@ export function parseHealthUrl(text: string): URL {
   return url;
 }
 
+/** --events: fd:N (N a number) or a non-empty path; whether it can be opened is checked at the start. */
+export function parseEventsTarget(text: string): string {
+  if (text === '') throw new UsageError('--events needs a file or fd:N, not an empty value');
+  if (/^fd:/i.test(text) && !/^fd:\d{1,7}$/.test(text)) throw new UsageError(`invalid --events '${text}' (fd:N takes a file descriptor number)`);
+  return text;
+}
+
+/** A path or a command given as an option value: never empty (an empty value is always a mistake). */
+export function nonEmpty(what: string) {
+  return (text: string): string => {
+    if (text.trim() === '') throw new UsageError(`${what} needs a value, not an empty one`);
+    return text;
+  };
+}
+
 // ---- the options --------------------------------------------------------------------------------
 
 export interface Options {
@@ -294,7 +309,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     help: "when tsinit's parent dies, act as if tsinit received SIGNAL",
   },
   {
-    key: 'events', flags: '--events <FILE|fd:N>', kind: 'value', parse: (t) => t,
+    key: 'events', flags: '--events <FILE|fd:N>', kind: 'value', parse: parseEventsTarget,
     help: 'write lifecycle events as JSON lines to FILE or to file descriptor N',
   },
   { key: 'pty', flags: '--pty', kind: 'flag', help: 'run the service in a new pseudo-terminal (needs node-pty)' },

@@ -38,6 +38,8 @@ export class Init {
 
   constructor(private readonly opts: Options) {
     this.events = new EventLog(opts.verbose, opts.warnReaped);
+    // Opened here, before anything runs: a target that cannot be used is a usage error.
+    if (opts.events) this.events.openJson(opts.events);
     this.reaper = new Reaper((pid, status) => {
       if (opts.warnReaped || opts.events) this.events.emit({ type: 'orphan-reaped', pid, status });
     });
@@ -76,7 +78,6 @@ export class Init {
   private async runAll(): Promise<number> {
     const opts = this.opts;
     // 1. tsinit itself
-    if (opts.events) this.events.openJson(opts.events);
     if (process.pid !== 1 && opts.subreaper) libc.setChildSubreaper();
     if (opts.pdeathsig) libc.setParentDeathSignal(opts.pdeathsig);
     this.reaper.start();

@@ -643,3 +643,90 @@ export function peerCredentials(fd: number): { pid: number; uid: number; gid: nu
   check('getsockopt', getsockoptFn(fd, SOL_SOCKET, SO_PEERCRED, cred, len) as number);
   return { pid: cred.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(8) };
 }
+
+// ---- notify socket: each datagram's sender; non-blocking sends ---------------------------------
+// Bound at first use like everything here. struct msghdr and struct cmsghdr read the same in glibc
+// and musl on 64-bit little-endian Linux (musl's int + padding fields hold the same values).
+
+const SO_PASSCRED = 16;
+const SCM_CREDENTIALS = 2;
+
+interface SocketFns {
+  setsockopt: CFunc;
+  recvmsg: CFunc;
+  send: CFunc;
+  sendto: CFunc;
+}
+let socketFns: SocketFns | null = null;
+
+function sockets(): SocketFns {
+  if (socketFns) return socketFns;
+  const { koffi, lib } = load();
+  koffi.struct('tsinit_iovec', { base: 'void *', len: 'size_t' });
+  koffi.struct('tsinit_msghdr', {
+    name: 'void *', namelen: 'uint32_t', iov: 'tsinit_iovec *', iovlen: 'size_t',
+    control: 'void *', controllen: 'size_t', flags: 'int',
+  });
+  socketFns = {
+    setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, unsigned int len)') as CFunc,
+    recvmsg: lib.func('long recvmsg(int fd, _Inout_ tsinit_msghdr *msg, int flags)') as CFunc,
+    send: lib.func('long send(int fd, const void *buf, unsigned long len, int flags)') as CFunc,
+    sendto: lib.func('long sendto(int fd, const void *buf, unsigned long len, int flags, const void *addr, unsigned int alen)') as CFunc,
+  };
+  return socketFns;
+}
+
+/** Asks the kernel to attach the sender's pid, uid and gid to every datagram received on `fd`. */
+export function passCredentials(fd: number): void {
+  const one = Buffer.alloc(4);
+  one.writeInt32LE(1);
+  check('setsockopt(SO_PASSCRED)', sockets().setsockopt(fd, SOL_SOCKET, SO_PASSCRED, one, 4) as number);
+}
+
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** One datagram and its sender's credentials (SO_PASSCRED must be on), or null when none is waiting. */
+export function receiveWithCredentials(fd: number, max = 4096): { data: Buffer; cred: PeerCredentials | null } | null {
+  const data = Buffer.alloc(max);
+  const control = Buffer.alloc(64);
+  const msg = { name: null, namelen: 0, iov: [{ base: data, len: max }], iovlen: 1, control, controllen: control.length, flags: 0 };
+  const n = Number(sockets().recvmsg(fd, msg, L().MSG_DONTWAIT));
+  if (n < 0) {
+    const e = lastErrno();
+    if (e === errno.EAGAIN || e === errno.EWOULDBLOCK || e === errno.EINTR) return null;
+    throw new SysError('recvmsg', e);
+  }
+  // struct cmsghdr: size_t cmsg_len, int cmsg_level, int cmsg_type, then struct ucred {pid, uid, gid}.
+  let cred: PeerCredentials | null = null;
+  if (Number(control.readBigUInt64LE(0)) >= 28 && control.readInt32LE(8) === SOL_SOCKET && control.readInt32LE(12) === SCM_CREDENTIALS) {
+    cred = { pid: control.readInt32LE(16), uid: control.readUInt32LE(20), gid: control.readUInt32LE(24) };
+  }
+  return { data: data.subarray(0, n), cred };
+}
+
+/** send(MSG_DONTWAIT): bytes sent, or 0 when the socket's buffer is full. Throws SysError otherwise. */
+export function sendNonBlocking(fd: number, buf: Buffer): number {
+  const n = Number(sockets().send(fd, buf, buf.length, L().MSG_DONTWAIT));
+  if (n >= 0) return n;
+  const e = lastErrno();
+  if (e === errno.EAGAIN || e === errno.EWOULDBLOCK || e === errno.EINTR) return 0;
+  throw new SysError('send', e);
+}
+
+/** One datagram to the unix socket at `path` (what sd_notify does); for tools and tests. */
+export function sendDatagram(path: string, data: Buffer): void {
+  const l = L();
+  const fd = check('socket', c.socket(l.AF_UNIX, l.SOCK_DGRAM | l.SOCK_CLOEXEC, 0));
+  try {
+    const addr = Buffer.alloc(l.sockaddrUnSize);
+    addr.writeUInt16LE(l.AF_UNIX, 0);
+    Buffer.from(path).copy(addr, l.sockaddrUnPath);
+    check('sendto', sockets().sendto(fd, data, data.length, 0, addr, l.sockaddrUnPath + Buffer.byteLength(path) + 1) as number);
+  } finally {
+    c.close(fd);
+  }
+}

@@ -3,9 +3,13 @@
 // file, or stop working. tsinit runs as PID 1 of a fresh PID namespace, as root.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync, chownSync, closeSync, constants, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync,
+  writeFileSync,
+} from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { run, tempDir } from '../helpers/harness';
+import { cleanEnv, run, start, tempDir, TSINIT, until } from '../helpers/harness';
 
 const NOBODY = 65534;
 
@@ -62,4 +66,134 @@ test('--pidfile (needs root): a hard link to a root-only file is refused, and a 
   assert.equal(r.code, 125, r.stderr);
   assert.match(r.stderr, /daemon\.pid holds \d+ bytes, not a pid/);
   assert.ok(!r.stderr.includes(secret), r.stderr);
+});
+
+test('--log-dir (needs root): a service of uid nobody that swaps current.jsonl for a link to a root-only file: the file is never written', async () => {
+  const { root, dir } = attackerDir();
+  const { path, secret } = secretFile(root);
+  const before = readFileSync(path, 'utf8');
+  const log = join(dir, 'log');
+  mkdirSync(log);
+  chownSync(log, NOBODY, NOBODY);
+  const service = `echo first; sleep 0.3; rm -f ${log}/current.jsonl; ln -s ${path} ${log}/current.jsonl; ` +
+    'i=0; while [ $i -lt 20 ]; do echo planted-line; i=$((i+1)); done; sleep 0.5';
+  const r = await run(['--user', 'nobody', '--grace', '300ms', '--log-dir', log, '--', 'sh', '-c', service]);
+  assert.equal(readFileSync(path, 'utf8'), before, 'the root-only file was written through the planted link');
+  assert.match(r.stderr, /logd: cannot open .*current\.jsonl: .*symbolic link/);
+  assert.ok(!r.stderr.includes(secret), r.stderr);
+  assert.ok(lstatSync(join(log, 'current.jsonl')).isSymbolicLink(), 'the planted link is left for the operator to see');
+});
+
+/** Runs tsinit as PID 1 under umask 000. */
+function runUmask0(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('sh', ['-c', 'umask 000; exec unshare --pid --fork --mount-proc "$@"', 'sh', TSINIT, ...args], {
+      env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+test('fixed modes whatever the umask: log directory 0750, log files and the --events file 0640', async () => {
+  const dir = tempDir();
+  const log = join(dir, 'a', 'b', 'log');
+  const events = join(dir, 'events.jsonl');
+  const r = await runUmask0(['--log-dir', log, '--log-max-bytes', '4k', '--events', events, '--', 'sh', '-c', 'seq 1 2000']);
+  assert.equal(r.code, 0, r.stderr);
+  const mode = (p: string) => (statSync(p).mode & 0o7777).toString(8);
+  assert.equal(mode(log), '750');
+  assert.equal(mode(join(dir, 'a')), '750', 'a parent logd created');
+  const files = readdirSync(log);
+  assert.ok(files.length > 2, `rotated files: ${files}`);
+  for (const f of files) assert.equal(mode(join(log, f)), '640', f);
+  assert.equal(mode(events), '640');
+});
+
+test('--log-dir on a read-only file system (needs root): EROFS said in one line, no spin, SIGTERM ends logd', async () => {
+  const dir = tempDir();
+  const ro = join(dir, 'ro');
+  mkdirSync(ro);
+  const p = spawn('unshare', ['--mount', '--pid', '--fork', '--mount-proc', 'sh', '-c',
+    `mount -t tmpfs -o ro none ${ro} && exec "$@"`, 'sh', TSINIT, '--grace', '300ms', '--log-dir', join(ro, 'logs'), '--', 'sh', '-c', 'echo hi'], {
+    env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  p.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise((resolve) => p.on('close', resolve));
+  assert.match(stderr, /logd: cannot create directory .*logs: read-only file system \(EROFS\)/);
+  assert.doesNotMatch(stderr, /ENOENT/);
+  assert.match(stderr, /logd: stopping before the log could be opened/, 'logd ended on SIGTERM after the grace');
+  assert.match(stderr, /logger exited with 3 bytes unread: they are lost/);
+  assert.equal(code, 0, 'the service\'s status');
+});
+
+test('--log-dir under /proc: the kernel refuses the directory; logd says so and still stops on SIGTERM', async () => {
+  const r = await run(['--grace', '300ms', '--log-dir', '/proc/tsinit-h13/logs', '--', 'sh', '-c', 'echo hi']);
+  assert.match(r.stderr, /logd: cannot create directory \/proc\/tsinit-h13(\/logs)?: no such file or directory \(ENOENT\)/);
+  assert.match(r.stderr, /logd: stopping before the log could be opened/);
+});
+
+/** A service that leaves `n` orphans to tsinit quickly: one orphan-reaped event each in --events. */
+const orphans = (n: number) => `i=0; while [ $i -lt ${n} ]; do (true &); i=$((i+1)); done; echo done-orphans; exec sleep 1000`;
+
+test('--events into a FIFO whose reader never reads: tsinit never blocks, SIGTERM works, the loss is counted once', async () => {
+  const dir = tempDir();
+  const fifo = join(dir, 'events');
+  execFileSync('mkfifo', [fifo]);
+  // A reader that holds the FIFO open and never reads: the FIFO fills at 64 KiB.
+  const reader = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+  try {
+    const t = start(['--events', fifo, '--', 'sh', '-c', orphans(1500)]);
+    // The orphans' events fill the FIFO several times over; tsinit must still answer SIGTERM.
+    await t.waitFor(/done-orphans/);
+    process.kill(t.tsinitPid(true), 'SIGTERM');
+    const r = await t.result;
+    assert.equal(r.code, 143, r.stderr);
+    assert.equal((r.stderr.match(/dropping events/g) ?? []).length, 1, r.stderr);
+    const [, lost] = r.stderr.match(/--events .*: (\d+) event\(s\) \(\d+ bytes\) could not be written: they are lost/) ?? [];
+    assert.ok(Number(lost) > 0, r.stderr);
+  } finally {
+    closeSync(reader);
+  }
+});
+
+test('--events fd:3 on a socket nobody reads: tsinit never blocks and SIGTERM works', async () => {
+  const p = spawn('unshare', ['--pid', '--fork', '--mount-proc', TSINIT, '--events', 'fd:3', '--', 'sh', '-c', orphans(3000)], {
+    env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  p.stdout!.on('data', (d) => (stdout += d));
+  p.stderr!.on('data', (d) => (stderr += d));
+  (p.stdio[3] as NodeJS.ReadableStream).pause();
+  await until(() => stdout.includes('done-orphans'));
+  const kids = readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim();
+  process.kill(Number(kids.split(' ')[0]), 'SIGTERM');
+  const code = await new Promise((resolve) => p.on('close', resolve));
+  assert.equal(code, 143, stderr);
+  assert.match(stderr, /could not be written: they are lost/);
+});
+
+test('--events (needs root): a link or a hard link planted at the events path by uid nobody is refused before anything runs', async () => {
+  const { root, dir } = attackerDir();
+  const { path, secret } = secretFile(root);
+  const before = readFileSync(path, 'utf8');
+  const link = join(dir, 'events.jsonl');
+  execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'ln', '-s', path, link]);
+  const marker = join(root, 'ran');
+  let r = await run(['--events', link, '--', 'sh', '-c', `touch ${marker}`]);
+  assert.equal(r.code, 125, r.stderr);
+  assert.match(r.stderr, /^tsinit: --events .*events\.jsonl: it is a symbolic link, never followed/);
+  r = await run(['--events', '/dev/stderr', '--', 'true']);
+  assert.equal(r.code, 0, 'a well-known fd path is the fd itself, not a followed link');
+  const hard = join(root, 'hard.jsonl');
+  linkSync(path, hard);
+  r = await run(['--events', hard, '--', 'sh', '-c', `touch ${marker}`]);
+  assert.equal(r.code, 125, r.stderr);
+  assert.match(r.stderr, /it has other hard links/);
+  assert.equal(readFileSync(path, 'utf8'), before);
+  assert.ok(!existsSync(marker), 'the service ran');
+  assert.ok(!r.stderr.includes(secret));
 });
