@@ -58,6 +58,7 @@ export type TsinitEvent =
   | { type: 'control'; command: string; uid: number; pid: number; ok: boolean; result: string }
   | { type: 'control-refused'; uid: number; pid: number; reason: string }
   | { type: 'strict-logs'; loss: string }
+  | { type: 'notify-refused'; reason: string }
   | { type: 'error'; message: string };
 
 export type Level = 'error' | 'warn' | 'info';
@@ -155,6 +156,8 @@ export function describe(e: TsinitEvent): [Level, string] {
       return ['warn', `control: refused a client (pid ${e.pid}, uid ${e.uid}): ${e.reason}`];
     case 'strict-logs':
       return ['error', `--strict-logs: output of the service was lost (${e.loss}); exiting 125`];
+    case 'notify-refused':
+      return ['warn', `notify socket: refused a message: ${e.reason} (only the service's processes may send)`];
     case 'error':
       return ['error', e.message];
   }

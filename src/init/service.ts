@@ -136,6 +136,7 @@ export class Service {
       this.watch = new ServiceWatch(this.cfg.watch, this.deps.reaper, {
         onNote: (event) => this.deps.events.emit({ type: 'watchdog', pid: this.child?.pid ?? 0, event }),
         onKill: (event, since) => this.onWatchdogKill(event, since),
+        onRefused: (reason) => this.deps.events.emit({ type: 'notify-refused', reason }),
       });
     }
     try {

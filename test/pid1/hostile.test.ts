@@ -9,7 +9,7 @@ import {
 } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { cleanEnv, run, start, tempDir, TSINIT, until } from '../helpers/harness';
+import { cleanEnv, ROOT, run, start, tempDir, TSINIT, until } from '../helpers/harness';
 
 const NOBODY = 65534;
 
@@ -196,4 +196,47 @@ test('--events (needs root): a link or a hard link planted at the events path by
   assert.equal(readFileSync(path, 'utf8'), before);
   assert.ok(!existsSync(marker), 'the service ran');
   assert.ok(!r.stderr.includes(secret));
+});
+
+const SD_NOTIFY = join(ROOT, 'build/test/helpers/sd-notify.js');
+
+test('sd_notify under --user nobody (needs root): the service\'s heartbeats are accepted, the healthy service is not killed', async () => {
+  const r = await run(['--user', 'nobody', '--watchdog', '1s', '--', 'node', SD_NOTIFY, '200', '12', 'READY=1\\nWATCHDOG=1']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /sd-notify: sent 12, failed 0/);
+  assert.doesNotMatch(r.stderr, /watchdog|refused/);
+});
+
+test('sd_notify (needs root): uid nobody outside the service\'s tree cannot keep a hung --user nobody service alive; another uid cannot send at all', async () => {
+  const { root } = attackerDir();
+  const sockFile = join(root, 'nobody', 'socket');
+  const go = join(root, 'go');
+  // Beats on the heartbeat fd until the attacker is sending, then hangs.
+  const service = `echo "$NOTIFY_SOCKET" > ${sockFile}; until [ -e ${go} ]; do echo beat >&$TSINIT_WATCHDOG_FD; sleep 0.1; done; ` +
+    'echo silent; exec sleep 1000';
+  const t = start(['--user', 'nobody', '--watchdog', '1s', '--', 'sh', '-c', service]);
+  await until(() => existsSync(sockFile) && readFileSync(sockFile, 'utf8').trim() !== '');
+  // The attackers run inside tsinit's PID namespace, as `docker exec -u` would put them.
+  const attack = (uid: number) => spawn('nsenter', ['--target', String(t.tsinitPid(true)), '--pid', '--',
+    'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'node', SD_NOTIFY, '50', '400', 'WATCHDOG=1', '--socket-from', sockFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const sameUid = attack(NOBODY);
+  const otherUid = attack(4242);
+  let other = '';
+  otherUid.stderr!.on('data', (d) => (other += d));
+  const otherDone = new Promise((res) => otherUid.on('close', res));
+  // The attacker of the service's own uid is sending (and refused) before the service goes silent.
+  await t.waitFor(/refused a message/, 'stderr');
+  writeFileSync(go, '');
+  await t.waitFor(/silent/);
+  const r = await t.result;
+  sameUid.kill();
+  otherUid.kill();
+  assert.equal(r.code, 134, `the hung service was kept alive: ${r.stderr}`);
+  assert.match(r.stderr, /notify socket: refused a message: sender pid \d+ is not a process of the service/);
+  assert.match(r.stderr, /watchdog: no heartbeat from service/);
+  assert.equal((r.stderr.match(/refused a message/g) ?? []).length, 5, 'reported a few times, then only counted');
+  await otherDone;
+  assert.match(other, /sd-notify: EACCES/, 'uid 4242 reached the socket');
 });
