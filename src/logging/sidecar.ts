@@ -77,7 +77,8 @@ export class Sidecar {
 
   private argv(): string[] {
     const o = this.opts;
-    if (o.logDir === undefined) return ['/bin/sh', '-c', o.logger!];
+    // '--': a command that starts with '-' is the command, not an option of sh (dash and bash accept it).
+    if (o.logDir === undefined) return ['/bin/sh', '-c', '--', o.logger!];
     const argv = [process.execPath, process.argv[1], 'logd', o.logDir, '--max-bytes', String(o.logMaxBytes), '--keep', String(o.logKeep)];
     if (this.err) argv.push('--stderr-fd', '3');
     if (o.logStdout) argv.push('--stdout', o.logStdout);
