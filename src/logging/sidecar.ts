@@ -120,6 +120,29 @@ export class Sidecar {
     return n;
   }
 
+  /**
+   * Why the service may be blocked by logging right now, or null: a log pipe is (nearly) full, so
+   * the service's next write waits for the logger (stopped reading on a full disk, or stuck). The
+   * watchdog must not blame the service for a miss that tsinit's own logging causes.
+   */
+  blockedReason(): string | null {
+    for (const [name, p] of [['stdout', this.out], ['stderr', this.err]] as const) {
+      if (!p) continue;
+      try {
+        const unread = libc.bytesUnread(p.read);
+        const capacity = libc.pipeSize(p.read);
+        // A write may block once less than a page is free (pipe buffers are pages).
+        if (unread >= capacity - 4096) {
+          const who = this.logger ? `the logger (pid ${this.logger.pid}) is not reading it` : 'no logger is reading it';
+          return `the log pipe${this.err ? ` (${name})` : ''} is full (${capacity} bytes unread): ${who}`;
+        }
+      } catch {
+        // closed during the drain: nothing to block on
+      }
+    }
+    return null;
+  }
+
   private onLoggerExit(logger: Child, status: ExitStatus): void {
     // Its own children may still hold the pipe; they must not read beside the next logger.
     signalChild(logger, SIGKILL, true);

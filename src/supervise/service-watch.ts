@@ -20,6 +20,8 @@ export interface WatchHandlers {
   onKill(e: Extract<WatchdogEvent, { type: 'kill' }>, since: TreeSnapshot | null): void;
   /** a notify datagram from someone who may not speak for the service (said for the first few) */
   onRefused?(reason: string): void;
+  /** why the service may be blocked by tsinit's own logging right now (a full log pipe), or null */
+  loggingBlocked?(): string | null;
 }
 
 /** Refused notify senders are reported this many times, then only counted. */
@@ -48,6 +50,7 @@ export class ServiceWatch {
   private baseline: TreeSnapshot | null = null;
   private baselineAt = 0;
   private readonly tickMs: number;
+  private loggingWasBlocked = false;
 
   constructor(
     private readonly opts: WatchConfig,
@@ -166,6 +169,12 @@ export class ServiceWatch {
 
   private tick(): void {
     const t = now();
+    // A service blocked writing into a full log pipe misses heartbeats because of tsinit's logging:
+    // that is a checker failure ('logging'), reported, and never a reason to kill.
+    const blocked = this.handlers.loggingBlocked?.() ?? null;
+    if (blocked !== null) this.watchdog.unknown(t, 'logging', blocked);
+    else if (this.loggingWasBlocked) this.watchdog.sourceOk(t, 'logging');
+    this.loggingWasBlocked = blocked !== null;
     if (this.probe && this.watchdog.probeDue(t)) {
       this.watchdog.probeStarted(t);
       this.probe.run().then((o) => {

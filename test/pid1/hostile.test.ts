@@ -240,3 +240,17 @@ test('sd_notify (needs root): uid nobody outside the service\'s tree cannot keep
   await otherDone;
   assert.match(other, /sd-notify: EACCES/, 'uid 4242 reached the socket');
 });
+
+test('the watchdog never kills a service blocked on a full log pipe that the logger does not drain: "blocked by logging"', async () => {
+  // The logger never reads (as logd on a full disk); the service beats, then blocks writing its output.
+  const service = 'echo beat >&$TSINIT_WATCHDOG_FD; yes log-line | head -c 10000000; echo beat >&$TSINIT_WATCHDOG_FD; exec sleep 1000';
+  const t = start(['--watchdog', '500ms', '--pipe-size', '64k', '--grace', '100ms', '--logger', 'exec sleep 1000', '--', 'sh', '-c', service]);
+  await t.waitFor(/watchdog: the service may be blocked by logging: the log pipe is full \(65536 bytes unread\): the logger \(pid \d+\) is not reading it/, 'stderr');
+  // Past the deadline: reported, not killed.
+  await t.waitFor(/watchdog: no heartbeat from service \(pid \d+\) for \d+\.\ds, but it is blocked by logging .*: not killing/, 'stderr');
+  process.kill(t.tsinitPid(true), 'SIGTERM');
+  const r = await t.result;
+  assert.equal(r.code, 143, r.stderr);
+  assert.doesNotMatch(r.stderr, /killing it with/);
+  assert.match(r.stderr, /logger exited with \d+ bytes unread: they are lost/);
+});
