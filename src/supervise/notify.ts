@@ -128,7 +128,7 @@ export function execWithWatchdogPid(argv: string[]): string[] {
 }
 
 /**
- * Where to put the socket: /run/tsinit when tsinit can make it its own, else a fresh private
+ * Where to put the socket: /run/tsinit-notify when tsinit can make it its own, else a fresh private
  * directory in the temp dir. A directory is used only if it is a real directory (not a link) of
  * tsinit's uid that no one else can write: in a shared /tmp another uid could have made it first, and
  * could then swap the socket. Directories get 0711 exactly (the service's uid must reach the socket,
@@ -137,7 +137,9 @@ export function execWithWatchdogPid(argv: string[]): string[] {
  */
 export function defaultNotifyPath(): string {
   const name = `notify.${process.pid}.${randomBytes(6).toString('hex')}.sock`;
-  for (const dir of ['/run/tsinit', join(tmpdir(), `tsinit-${process.geteuid?.() ?? 0}`)]) {
+  // A directory of its own: the control socket's (/run/tsinit) is 0700, and the service's uid must
+  // pass through this one.
+  for (const dir of ['/run/tsinit-notify', join(tmpdir(), `tsinit-notify-${process.geteuid?.() ?? 0}`)]) {
     try {
       mkdirSync(dir, { mode: NOTIFY_DIR_MODE });
     } catch {
