@@ -7,6 +7,7 @@
 import { onSignal } from '../early-signals';
 import type { Options } from '../cli/options';
 import { EventLog } from '../events';
+import { fdExhaustion } from '../process/spawn';
 import { EXIT_INTERNAL, EXIT_TIMEOUT, ExitStatus } from '../exit-status';
 import { Sidecar } from '../logging/sidecar';
 import { Reaper } from '../process/reaper';
@@ -114,7 +115,7 @@ export class Init {
 
   /** Last resort after an unexpected error: stop everything gracefully, exit 125. */
   async abort(err: unknown): Promise<number> {
-    this.events.emit({ type: 'error', message: `internal error: ${err instanceof Error ? err.message : String(err)}` });
+    this.events.emit({ type: 'error', message: fdExhaustion(err) ?? `internal error: ${err instanceof Error ? err.message : String(err)}` });
     await this.stop.abort();
     try {
       return await this.stop.finish({ kind: 'failed', exitCode: EXIT_INTERNAL, reason: 'internal error' });

@@ -1,7 +1,10 @@
 // Spawning one process: posix_spawn with a clean signal state and only the fds asked for, a status
 // promise from the reaper, and signalling of the process or its group.
 import * as libc from '../sys/libc';
-import { explain, findInPath } from './exec-errors';
+import { readFileSync } from 'node:fs';
+import { explain, findInPath, SpawnError } from './exec-errors';
+import { EXIT_INTERNAL } from '../exit-status';
+import { throughDropStep } from './drop-privileges';
 import { Reaper } from './reaper';
 import { ExitStatus } from '../exit-status';
 
@@ -42,6 +45,15 @@ export function spawnChild(spec: ChildSpec, reaper: Reaper): Child {
     user: spec.user,
     nice: spec.nice,
   };
+  if (spec.user) {
+    // Never by switching tsinit's own credentials: see drop-privileges.ts. A command that does not
+    // exist is said now, as for any spawn; an exec that fails later is said by the step itself.
+    if (findInPath(spec.argv[0]) === null) throw explain(spec.argv[0], new libc.SysError('exec', libc.errno.ENOENT));
+    const keepFds = Math.max(...request.fds.map(([child]) => child)) + 1;
+    Object.assign(request, throughDropStep({ user: spec.user, nice: spec.nice, keepFds }, request.file, request.argv, request.env));
+    request.user = undefined;
+    request.nice = undefined;
+  }
   let pid: number;
   try {
     pid = libc.spawn(request);
@@ -52,6 +64,11 @@ export function spawnChild(spec: ChildSpec, reaper: Reaper): Child {
     if (e.errno === libc.errno.ENOEXEC && !request.argv[0].startsWith('/bin/sh')) {
       const path = findInPath(spec.argv[0]) ?? spec.argv[0];
       return spawnChild({ ...spec, argv: ['/bin/sh', path, ...spec.argv.slice(1)] }, reaper);
+    }
+    if (e.errno === libc.errno.EBADF || e.errno === libc.errno.EMFILE || e.errno === libc.errno.ENFILE) {
+      // Too few descriptors to set up the child's (a low ulimit -n): the child never starts without them.
+      const need = Math.max(...request.fds.flat()) + request.fds.length + 1;
+      throw new SpawnError(spec.argv[0], `too few file descriptors (${FD_LIMIT}): starting it needs a limit of at least ${need}; raise ulimit -n`, EXIT_INTERNAL);
     }
     throw explain(spec.argv[0], e);
   }
@@ -72,4 +89,24 @@ export function signalChild(child: Pick<Child, 'pid' | 'pgid'>, sig: number, gro
   } catch {
     return false;
   }
+}
+
+/** "the limit is 24 (ulimit -n)", from /proc/self/limits: read at the start, while an fd is free. */
+function fdLimitText(): string {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m) return `the limit is ${m[1]}, ulimit -n`;
+  } catch {
+    // no /proc
+  }
+  return 'ulimit -n';
+}
+const FD_LIMIT = fdLimitText();
+
+/** One line for an error that means "too few file descriptors" (EMFILE, ENFILE), else null. */
+export function fdExhaustion(e: unknown): string | null {
+  const code = e instanceof libc.SysError ? e.code : (e as NodeJS.ErrnoException | null)?.code;
+  if (code !== 'EMFILE' && code !== 'ENFILE') return null;
+  const what = e instanceof Error ? e.message : String(e);
+  return `too few file descriptors (${FD_LIMIT}) for tsinit itself (${what}); raise ulimit -n`;
 }

@@ -730,3 +730,80 @@ export function sendDatagram(path: string, data: Buffer): void {
     c.close(fd);
   }
 }
+
+// ---- dropping privileges in a child of root tsinit, then exec ----------------------------------
+// Used by the privilege-dropping step (process/drop-privileges.ts) that runs in the child between
+// posix_spawn and the service's exec: the whole process changes credentials there (glibc's and
+// musl's setresuid change every thread), root tsinit never does.
+
+interface ExecFns {
+  setgroups: CFunc;
+  setresgid: CFunc;
+  setresuid: CFunc;
+  execve: CFunc;
+  sigprocmask: CFunc;
+  setpriority: CFunc;
+}
+let execFns: ExecFns | null = null;
+
+function execs(): ExecFns {
+  if (execFns) return execFns;
+  const { lib } = load();
+  execFns = {
+    setgroups: lib.func('int setgroups(unsigned long n, const uint32_t *groups)') as CFunc,
+    setresgid: lib.func('int setresgid(uint32_t r, uint32_t e, uint32_t s)') as CFunc,
+    setresuid: lib.func('int setresuid(uint32_t r, uint32_t e, uint32_t s)') as CFunc,
+    execve: lib.func('int execve(const char *path, const char **argv, const char **envp)') as CFunc,
+    sigprocmask: lib.func('int sigprocmask(int how, const void *set, void *old)') as CFunc,
+    setpriority: lib.func('int setpriority(int which, unsigned int who, int prio)') as CFunc,
+  };
+  return execFns;
+}
+
+/** This whole process's niceness (before dropping privileges: lowering it needs root). */
+export function setOwnNiceness(nice: number): void {
+  check('setpriority', execs().setpriority(L().PRIO_PROCESS, 0, nice) as number);
+}
+
+/** setgroups, setresgid, setresuid for the whole process: real, effective and saved ids alike. */
+export function becomeUser(user: { uid: number; gid: number; groups: number[] }): void {
+  const f = execs();
+  const list = new Uint32Array(Math.max(1, user.groups.length));
+  user.groups.forEach((g, i) => (list[i] = g));
+  check('setgroups', f.setgroups(user.groups.length, list) as number);
+  check('setresgid', f.setresgid(user.gid, user.gid, user.gid) as number);
+  check('setresuid', f.setresuid(user.uid, user.uid, user.uid) as number);
+}
+
+/** Every disposition back to SIG_DFL (an ignored signal stays ignored across exec) and an empty mask. */
+export function resetSignals(): void {
+  for (let sig = 1; sig < 65; sig++) {
+    if (sig === 9 || sig === 19) continue;
+    c.signal(sig, 0);
+  }
+  const SIG_SETMASK = 2;
+  check('sigprocmask', execs().sigprocmask(SIG_SETMASK, Buffer.alloc(L().sigsetSize), null) as number);
+}
+
+/** Clears FD_CLOEXEC: the fd survives exec (Node marks its stdio close-on-exec). */
+export function keepAcrossExec(fd: number): void {
+  const F_SETFD = 2;
+  check('fcntl(F_SETFD)', c.fcntl(fd, F_SETFD, 0) as number);
+}
+
+/** execve(2); returns only on failure, with the errno. */
+export function execve(path: string, argv: string[], env: string[]): number {
+  execs().execve(path, [...argv, null], [...env, null]);
+  return lastErrno();
+}
+
+/** tgkill(2): one thread of a process; true if delivered, false on EPERM/ESRCH (for attack tests). */
+export function tgkill(tgid: number, tid: number, sig: number): boolean {
+  const nr = process.arch === 'arm64' ? 131 : 234;
+  return Number(c.syscall(nr, 'long', tgid, 'long', tid, 'long', sig)) === 0;
+}
+
+/** kill(2) without throwing: true if delivered (for attack tests). */
+export function tryKill(pid: number, sig: number): boolean {
+  return Number(c.kill(pid, sig)) === 0;
+}

@@ -116,22 +116,29 @@ test('--log-dir on a read-only file system (needs root): EROFS said in one line,
   const ro = join(dir, 'ro');
   mkdirSync(ro);
   const p = spawn('unshare', ['--mount', '--pid', '--fork', '--mount-proc', 'sh', '-c',
-    `mount -t tmpfs -o ro none ${ro} && exec "$@"`, 'sh', TSINIT, '--grace', '300ms', '--log-dir', join(ro, 'logs'), '--', 'sh', '-c', 'echo hi'], {
+    `mount -t tmpfs -o ro none ${ro} && exec "$@"`, 'sh', TSINIT, '--grace', '300ms', '--log-dir', join(ro, 'logs'), '--', 'sleep', '1000'], {
     env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  p.stderr.on('data', (d) => (stderr += d));
-  const code = await new Promise((resolve) => p.on('close', resolve));
+  p.stderr!.on('data', (d) => (stderr += d));
+  const code = new Promise((resolve) => p.on('close', resolve));
+  await until(() => /logd: cannot create directory/.test(stderr));
   assert.match(stderr, /logd: cannot create directory .*logs: read-only file system \(EROFS\)/);
   assert.doesNotMatch(stderr, /ENOENT/);
+  // logd is retrying (not spinning): tsinit's stop reaches it, and it ends on SIGTERM after the grace.
+  const kids = readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(' ');
+  const tsinitPid = Number(kids[0]);
+  process.kill(tsinitPid, 'SIGTERM');
+  assert.equal(await code, 143, stderr);
   assert.match(stderr, /logd: stopping before the log could be opened/, 'logd ended on SIGTERM after the grace');
-  assert.match(stderr, /logger exited with 3 bytes unread: they are lost/);
-  assert.equal(code, 0, 'the service\'s status');
 });
 
 test('--log-dir under /proc: the kernel refuses the directory; logd says so and still stops on SIGTERM', async () => {
-  const r = await run(['--grace', '300ms', '--log-dir', '/proc/tsinit-h13/logs', '--', 'sh', '-c', 'echo hi']);
-  assert.match(r.stderr, /logd: cannot create directory \/proc\/tsinit-h13(\/logs)?: no such file or directory \(ENOENT\)/);
+  const t = start(['--grace', '300ms', '--log-dir', '/proc/tsinit-h13/logs', '--', 'sleep', '1000']);
+  await t.waitFor(/logd: cannot create directory \/proc\/tsinit-h13(\/logs)?: no such file or directory \(ENOENT\)/, 'stderr');
+  process.kill(t.tsinitPid(true), 'SIGTERM');
+  const r = await t.result;
+  assert.equal(r.code, 143, r.stderr);
   assert.match(r.stderr, /logd: stopping before the log could be opened/);
 });
 
@@ -253,4 +260,68 @@ test('the watchdog never kills a service blocked on a full log pipe that the log
   assert.equal(r.code, 143, r.stderr);
   assert.doesNotMatch(r.stderr, /killing it with/);
   assert.match(r.stderr, /logger exited with \d+ bytes unread: they are lost/);
+});
+
+const KILL_LOOP = join(ROOT, 'build/test/helpers/kill-loop.js');
+
+test('--user nobody (needs root): uid nobody signalling tsinit (kill and tgkill, SIGKILL) in a tight loop while the service crash-loops: 0 delivered', async () => {
+  const dir = tempDir();
+  const starts = join(dir, 'starts');
+  chmodSync(dir, 0o777);
+  const t = start(['--user', 'nobody', '--restart', 'always', '--restart-delay', '1ms', '--restart-delay-max', '1ms',
+    '--restart-limit', '100000/1m', '--', 'sh', '-c', `echo x >> ${starts}`], { pid1: false });
+  const pid = t.tsinitPid(false);
+  await until(() => existsSync(starts));
+  const attacker = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', KILL_LOOP, String(pid), '3000', '9'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  attacker.stdout!.on('data', (d) => (out += d));
+  await new Promise((res) => attacker.on('close', res));
+  const spawnsBefore = readFileSync(starts, 'utf8').split('\n').length;
+  if (t.proc.exitCode === null && t.proc.signalCode === null) process.kill(pid, 'SIGTERM');
+  const r = await t.result;
+  const m = /kill-loop: tries (\d+) delivered (\d+)/.exec(out);
+  assert.ok(m, out);
+  const [tries, delivered] = [Number(m[1]), Number(m[2])];
+  process.stdout.write(`# attack: ${tries} tries, ${delivered} delivered, ${spawnsBefore} spawns of the service meanwhile\n`);
+  assert.equal(delivered, 0, `signals delivered to tsinit: ${delivered} of ${tries}`);
+  assert.ok(tries > 1000, `tries ${tries}`);
+  assert.ok(spawnsBefore > 2, `the service crash-looped during the attack: ${spawnsBefore} spawns`);
+  assert.notEqual(r.signal, 'SIGKILL', 'tsinit was SIGKILLed');
+  assert.equal(r.code, 143, r.stderr.slice(-2000));
+});
+
+test('few file descriptors: at every ulimit -n, either everything works or one line and 125 before the service runs', async () => {
+  const dir = tempDir();
+  const outcomes: string[] = [];
+  for (let n = 19; n <= 34; n++) {
+    const marker = join(dir, `ran-${n}`);
+    const log = join(dir, `log-${n}`);
+    const service = `touch ${marker}; echo out; echo err >&2; echo beat >&$TSINIT_WATCHDOG_FD`;
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const p = spawn('sh', ['-c', `ulimit -n ${n}; exec "$@"`, 'sh', TSINIT, '--log-dir', log, '--watchdog', '5s', '--', 'sh', '-c', service], {
+        env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      p.stderr!.on('data', (d) => (stderr += d));
+      p.on('close', (code) => resolve({ code, stderr }));
+    });
+    const ran = existsSync(marker);
+    outcomes.push(`${n}:${r.code}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at |node:internal/, `ulimit -n ${n}: a stack trace`);
+    if (r.code === 0) {
+      assert.ok(ran, `ulimit -n ${n}`);
+      const lines = readFileSync(join(log, 'current.jsonl'), 'utf8');
+      assert.match(lines, /"line":"out"/, `ulimit -n ${n}: stdout reached the log`);
+      assert.match(lines, /"line":"err"/, `ulimit -n ${n}: stderr reached the log`);
+    } else {
+      assert.equal(r.code, 125, `ulimit -n ${n}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split('\n').length, 1, `ulimit -n ${n}: ${r.stderr}`);
+      assert.match(r.stderr, /^tsinit: .*too few file descriptors \(the limit is \d+, ulimit -n\)/, `ulimit -n ${n}`);
+      assert.ok(!ran, `ulimit -n ${n}: the service ran without the fds it was promised`);
+    }
+  }
+  process.stdout.write(`# ulimit -n -> exit code: ${outcomes.join(' ')}\n`);
+  assert.ok(outcomes.some((o) => o.endsWith(':125')) && outcomes.some((o) => o.endsWith(':0')), outcomes.join(' '));
 });
