@@ -9,7 +9,7 @@ import { EXIT_INTERNAL } from './exit-status';
 import { Init } from './init/init';
 import { ensureUsable, exitNow, LibcUnsupported } from './sys/libc';
 import { DROP_COMMAND, runDropStep } from './process/drop-privileges';
-import { fdExhaustion } from './process/spawn';
+import { fdExhaustion, fdShortage } from './process/spawn';
 
 function exit(code: number): never {
   exitNow(code);
@@ -57,6 +57,11 @@ async function main(): Promise<void> {
     if (parsed.options.user !== undefined) resolveUser(parsed.options.user);
     // The C library is loaded here, not before: --help, --version and usage errors never need it.
     ensureUsable();
+    const shortage = fdShortage(parsed.options);
+    if (shortage) {
+      writeAll(2, `tsinit: ${shortage}\n`);
+      exit(EXIT_INTERNAL);
+    }
     init = new Init(parsed.options);
   } catch (e) {
     if (e instanceof UsageError) usageError(e.message);

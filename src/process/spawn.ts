@@ -1,7 +1,7 @@
 // Spawning one process: posix_spawn with a clean signal state and only the fds asked for, a status
 // promise from the reaper, and signalling of the process or its group.
 import * as libc from '../sys/libc';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { explain, findInPath, SpawnError } from './exec-errors';
 import { EXIT_INTERNAL } from '../exit-status';
 import { throughDropStep } from './drop-privileges';
@@ -91,17 +91,38 @@ export function signalChild(child: Pick<Child, 'pid' | 'pgid'>, sig: number, gro
   }
 }
 
-/** "the limit is 24 (ulimit -n)", from /proc/self/limits: read at the start, while an fd is free. */
-function fdLimitText(): string {
+/** RLIMIT_NOFILE's soft limit, from /proc/self/limits (null: unknown or unlimited). */
+function fdLimit(): number | null {
   try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    if (m) return `the limit is ${m[1]}, ulimit -n`;
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : null;
   } catch {
-    // no /proc
+    return null; // no /proc
   }
-  return 'ulimit -n';
 }
-const FD_LIMIT = fdLimitText();
+// Read at the start, while a descriptor is still free to read it with.
+const LIMIT = fdLimit();
+const FD_LIMIT = LIMIT === null ? 'ulimit -n' : `the limit is ${LIMIT}, ulimit -n`;
+
+/**
+ * Whether tsinit has the descriptors a run needs, checked before anything runs: the ones open now,
+ * the log pipes, the heartbeat pipe, the notify and control sockets, --events, and the staging
+ * numbers a spawn uses in the child, with some slack for Node's own. One line when it has not.
+ */
+export function fdShortage(o: { logger?: string; logDir?: string; loggerStderr?: string; watchdogMs?: number; notify?: boolean; events?: string }): string | null {
+  if (LIMIT === null) return null;
+  let open: number;
+  try {
+    open = readdirSync('/proc/self/fd').length - 1; // the listing's own fd
+  } catch {
+    return null;
+  }
+  const logging = o.logger !== undefined || o.logDir !== undefined;
+  const need = open + (logging ? 2 : 0) + (logging && o.loggerStderr === 'separate' ? 2 : 0) +
+    (o.watchdogMs !== undefined ? 3 : 0) + (o.notify ? 1 : 0) + (o.events !== undefined ? 1 : 0) + 1 + 4;
+  if (LIMIT >= need) return null;
+  return `too few file descriptors (${FD_LIMIT}): tsinit needs at least ${need} for this run; raise ulimit -n`;
+}
 
 /** One line for an error that means "too few file descriptors" (EMFILE, ENFILE), else null. */
 export function fdExhaustion(e: unknown): string | null {

@@ -36,7 +36,7 @@ test('--pidfile (needs root): a daemon of uid nobody that replaces its pidfile b
   const { path, secret } = secretFile(root);
   const pidfile = join(dir, 'daemon.pid');
   const r = await run([
-    '--user', 'nobody', '--daemon', '--pidfile', pidfile, '--daemon-timeout', '1s', '--',
+    '--user', 'nobody', '--daemon', '--pidfile', pidfile, '--daemon-timeout', '5s', '--',
     'sh', '-c', `sleep 30 & ln -s ${path} ${pidfile}; exit 0`,
   ]);
   assert.equal(r.code, 125, r.stderr);
@@ -48,7 +48,7 @@ test('--pidfile (needs root): a FIFO planted as the pidfile never blocks tsinit:
   const { dir } = attackerDir();
   const pidfile = join(dir, 'daemon.pid');
   const r = await run([
-    '--user', 'nobody', '--daemon', '--pidfile', pidfile, '--daemon-timeout', '1s', '--',
+    '--user', 'nobody', '--daemon', '--pidfile', pidfile, '--daemon-timeout', '5s', '--',
     'sh', '-c', `sleep 30 & mkfifo ${pidfile}; exit 0`,
   ]);
   assert.equal(r.code, 125, r.stderr);
@@ -60,7 +60,7 @@ test('--pidfile (needs root): a hard link to a root-only file is refused, and a 
   const { secret } = secretFile(root);
   const pidfile = join(dir, 'daemon.pid');
   const r = await run([
-    '--user', 'nobody', '--daemon', '--pidfile', pidfile, '--daemon-timeout', '1s', '--',
+    '--user', 'nobody', '--daemon', '--pidfile', pidfile, '--daemon-timeout', '5s', '--',
     'sh', '-c', `sleep 30 & echo '${secret}' > ${pidfile}; exit 0`,
   ]);
   assert.equal(r.code, 125, r.stderr);
@@ -300,7 +300,7 @@ test('few file descriptors: at every ulimit -n, either everything works or one l
     const log = join(dir, `log-${n}`);
     const service = `touch ${marker}; echo out; echo err >&2; echo beat >&$TSINIT_WATCHDOG_FD`;
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const p = spawn('sh', ['-c', `ulimit -n ${n}; exec "$@"`, 'sh', TSINIT, '--log-dir', log, '--watchdog', '5s', '--', 'sh', '-c', service], {
+      const p = spawn('sh', ['-c', `ulimit -n ${n}; exec "$@"`, 'sh', TSINIT, '--log-dir', log, '--grace', '30s', '--watchdog', '5s', '--', 'sh', '-c', service], {
         env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'],
       });
       let stderr = '';
