@@ -75,9 +75,16 @@ test('--log-dir (needs root): a service of uid nobody that swaps current.jsonl f
   const log = join(dir, 'log');
   mkdirSync(log);
   chownSync(log, NOBODY, NOBODY);
-  const service = `echo first; sleep 0.3; rm -f ${log}/current.jsonl; ln -s ${path} ${log}/current.jsonl; ` +
-    'i=0; while [ $i -lt 20 ]; do echo planted-line; i=$((i+1)); done; sleep 0.5';
-  const r = await run(['--user', 'nobody', '--grace', '300ms', '--log-dir', log, '--', 'sh', '-c', service]);
+  const go = join(root, 'go');
+  // Once logd has opened the file (its start record is in it), the service swaps the file for a link, writes on, and
+  // waits for the test to have seen logd's refusal.
+  const service = `echo first; until [ -s ${log}/current.jsonl ]; do sleep 0.05; done; ` +
+    `rm -f ${log}/current.jsonl; ln -s ${path} ${log}/current.jsonl; ` +
+    `i=0; while [ $i -lt 20 ]; do echo planted-line; i=$((i+1)); done; until [ -e ${go} ]; do sleep 0.05; done`;
+  const t = start(['--user', 'nobody', '--grace', '300ms', '--log-dir', log, '--', 'sh', '-c', service]);
+  await t.waitFor(/logd: cannot open .*current\.jsonl: .*symbolic link/, 'stderr');
+  writeFileSync(go, '');
+  const r = await t.result;
   assert.equal(readFileSync(path, 'utf8'), before, 'the root-only file was written through the planted link');
   assert.match(r.stderr, /logd: cannot open .*current\.jsonl: .*symbolic link/);
   assert.ok(!r.stderr.includes(secret), r.stderr);
