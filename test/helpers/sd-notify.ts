@@ -21,6 +21,8 @@ const tick = () => {
   }
   if (sent + failed >= Number(count)) {
     process.stdout.write(`sd-notify: sent ${sent}, failed ${failed}\n`);
+    // Stay a moment: tsinit places a sender by its live process, and reads its socket by polling.
+    setTimeout(() => undefined, 1000);
     return;
   }
   setTimeout(tick, Number(every));
