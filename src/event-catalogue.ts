@@ -58,6 +58,7 @@ export type TsinitEvent =
   | { type: 'control'; command: string; uid: number; pid: number; ok: boolean; result: string }
   | { type: 'control-refused'; uid: number; pid: number; reason: string }
   | { type: 'strict-logs'; loss: string }
+  | { type: 'notify-refused'; reason: string }
   | { type: 'error'; message: string };
 
 export type Level = 'error' | 'warn' | 'info';
@@ -155,6 +156,8 @@ export function describe(e: TsinitEvent): [Level, string] {
       return ['warn', `control: refused a client (pid ${e.pid}, uid ${e.uid}): ${e.reason}`];
     case 'strict-logs':
       return ['error', `--strict-logs: output of the service was lost (${e.loss}); exiting 125`];
+    case 'notify-refused':
+      return ['warn', `notify socket: refused a message: ${e.reason} (only the service's processes may send)`];
     case 'error':
       return ['error', e.message];
   }
@@ -168,14 +171,17 @@ function describeWatchdog(pid: number, e: WatchdogEvent): [Level, string] {
     case 'stall':
       return ['warn', `watchdog: tsinit itself did not run for ${s(e.stalledMs)}; deadlines moved, nothing is blamed on the service`];
     case 'unknown':
+      if (e.source === 'logging') return ['warn', `watchdog: the service may be blocked by logging: ${e.reason}; a missed heartbeat is not blamed on it`];
       return ['warn', `watchdog: cannot check ${e.source}: ${e.reason} (counts as unknown, never as dead)`];
     case 'recovered':
+      if (e.source === 'logging') return ['info', `watchdog: logging flows again after ${s(e.afterMs)}`];
       return ['info', `watchdog: ${e.source} works again after ${e.failures} failure(s)`];
     case 'probe-passed':
       return ['info', `watchdog: ${e.source} probe passes again after ${e.failures} failure(s)`];
     case 'probe-failed':
       return ['warn', `watchdog: ${e.source} probe failed (${e.consecutive}/${e.threshold}): ${e.reason}`];
     case 'cannot-tell':
+      if (e.source === 'logging') return ['warn', `watchdog: no heartbeat from service (pid ${pid}) for ${s(e.silentMs)}, but it is blocked by logging (${e.reason}): not killing`];
       return ['warn', `watchdog: no heartbeat from service (pid ${pid}) for ${s(e.silentMs)}, but ${e.source} failed meanwhile (${e.reason}): not killing`];
     case 'kill':
       return ['error', `watchdog: ${e.detail}`];

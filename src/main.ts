@@ -8,6 +8,8 @@ import { resolveUser } from './process/users';
 import { EXIT_INTERNAL } from './exit-status';
 import { Init } from './init/init';
 import { ensureUsable, exitNow, LibcUnsupported } from './sys/libc';
+import { DROP_COMMAND, runDropStep } from './process/drop-privileges';
+import { fdExhaustion, fdShortage } from './process/spawn';
 
 function exit(code: number): never {
   exitNow(code);
@@ -20,6 +22,17 @@ function usageError(message: string): never {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args[0] === DROP_COMMAND) {
+    // In a child of root tsinit, between its spawn and the service's exec (--user).
+    const { explain } = await import('./process/exec-errors.js');
+    const { SysError } = await import('./sys/libc.js');
+    const caught: number[] = [];
+    onSignal((sig) => caught.push(sig));
+    runDropStep(args.slice(1), (line, code) => {
+      writeAll(2, `tsinit: ${line}\n`);
+      exit(code);
+    }, (cmd, errno) => explain(cmd, new SysError('exec', errno)), () => caught);
+  }
   if (args[0] === 'logd') {
     const { runLogd } = await import('./logging/logd.js');
     exit(await runLogd(args.slice(1), onSignal));
@@ -44,6 +57,11 @@ async function main(): Promise<void> {
     if (parsed.options.user !== undefined) resolveUser(parsed.options.user);
     // The C library is loaded here, not before: --help, --version and usage errors never need it.
     ensureUsable();
+    const shortage = fdShortage(parsed.options);
+    if (shortage) {
+      writeAll(2, `tsinit: ${shortage}\n`);
+      exit(EXIT_INTERNAL);
+    }
     init = new Init(parsed.options);
   } catch (e) {
     if (e instanceof UsageError) usageError(e.message);
@@ -70,6 +88,6 @@ async function main(): Promise<void> {
 
 main().catch((e) => {
   if (e instanceof LibcUnsupported) writeAll(2, `tsinit: ${e.message}\n`);
-  else writeAll(2, `tsinit: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+  else writeAll(2, `tsinit: ${fdExhaustion(e) ?? `internal error: ${e instanceof Error ? e.message : String(e)}`}\n`);
   exit(EXIT_INTERNAL);
 });

@@ -59,6 +59,31 @@ export function parseHealthUrl(text: string): URL {
   return url;
 }
 
+/** A size within [min, max] bytes; the range is said in the message. */
+export function parseSizeIn(min: number, max: number, what: string, range: string) {
+  return (text: string): number => {
+    const n = parseSize(text);
+    if (!Number.isSafeInteger(n)) throw new UsageError(`size '${text}' is too large`);
+    if (n < min || n > max) throw new UsageError(`${what} ${text} is out of range (${range})`);
+    return n;
+  };
+}
+
+/** --events: fd:N (N a number) or a non-empty path; whether it can be opened is checked at the start. */
+export function parseEventsTarget(text: string): string {
+  if (text === '') throw new UsageError('--events needs a file or fd:N, not an empty value');
+  if (/^fd:/i.test(text) && !/^fd:\d{1,7}$/.test(text)) throw new UsageError(`invalid --events '${text}' (fd:N takes a file descriptor number)`);
+  return text;
+}
+
+/** A path or a command given as an option value: never empty (an empty value is always a mistake). */
+export function nonEmpty(what: string) {
+  return (text: string): string => {
+    if (text.trim() === '') throw new UsageError(`${what} needs a value, not an empty one`);
+    return text;
+  };
+}
+
 // ---- the options --------------------------------------------------------------------------------
 
 export interface Options {
@@ -203,11 +228,11 @@ export const OPTION_SPECS: OptionSpec[] = [
     help: "run the service at this niceness (-20..19) instead of inheriting tsinit's",
   },
   {
-    key: 'user', flags: '-u, --user <USER[:GROUP]>', kind: 'value', parse: (t) => t,
+    key: 'user', flags: '-u, --user <USER[:GROUP]>', kind: 'value', parse: nonEmpty('--user'),
     help: "run the service as this user (name or number) with that user's groups",
   },
   {
-    key: 'logger', flags: '-l, --logger <CMD>', kind: 'value', parse: (t) => t,
+    key: 'logger', flags: '-l, --logger <CMD>', kind: 'value', parse: nonEmpty('--logger'),
     help: "run CMD (with /bin/sh -c) as a sidecar logger reading the service's output on its stdin",
   },
   {
@@ -216,7 +241,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     help: "merged: stderr shares the logger's stdin; separate: stderr comes on the logger's fd 3",
   },
   {
-    key: 'pipeSize', flags: '--pipe-size <BYTES>', kind: 'value', parse: parseSize, defaultText: '1M',
+    key: 'pipeSize', flags: '--pipe-size <BYTES>', kind: 'value', parse: parseSizeIn(4096, 2 ** 31 - 1, '--pipe-size', '4k..2g'), defaultText: '1M',
     help: 'capacity of the log pipe (capped at /proc/sys/fs/pipe-max-size)',
   },
   {
@@ -228,16 +253,13 @@ export const OPTION_SPECS: OptionSpec[] = [
     parse: parseRateLimit, defaultText: '5/10s', help: 'give up (exit 125) when the logger dies more often',
   },
   {
-    key: 'logDir', flags: '--log-dir <DIR>', kind: 'value', parse: (t) => t,
+    key: 'logDir', flags: '--log-dir <DIR>', kind: 'value', parse: nonEmpty('--log-dir'),
     help: "use the built-in JSON-lines writer (tsinit logd) as the logger, writing into DIR",
   },
   {
     key: 'logMaxBytes', flags: '--log-max-bytes <BYTES>', kind: 'value', defaultText: '10M',
-    parse: (t) => {
-      const n = parseSize(t);
-      if (n < 4096) throw new UsageError(`--log-max-bytes ${t} is too small (at least 4k)`);
-      return n;
-    },
+    // The same range as `tsinit logd --max-bytes`: refused here, never by logd after the start.
+    parse: parseSizeIn(4096, 2 ** 50, '--log-max-bytes', '4k..1P'),
     help: 'with --log-dir: rotate the current file at this size',
   },
   {
@@ -270,7 +292,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     help: 'kill and restart the service when it sends no heartbeat for DURATION (fd TSINIT_WATCHDOG_FD, sd_notify WATCHDOG=1, or --watchdog-file)',
   },
   {
-    key: 'watchdogFile', flags: '--watchdog-file <PATH>', kind: 'value', parse: (t) => t,
+    key: 'watchdogFile', flags: '--watchdog-file <PATH>', kind: 'value', parse: nonEmpty('--watchdog-file'),
     help: "a heartbeat is the file's mtime changing (checked by stat polling, never inotify)",
   },
   {
@@ -290,7 +312,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     help: 'give the service a NOTIFY_SOCKET (sd_notify) even without --watchdog',
   },
   {
-    key: 'healthCmd', flags: '--health-cmd <CMD>', kind: 'value', parse: (t) => t,
+    key: 'healthCmd', flags: '--health-cmd <CMD>', kind: 'value', parse: nonEmpty('--health-cmd'),
     help: 'probe the service by running CMD (sh -c); exit 0 is healthy',
   },
   {
@@ -314,7 +336,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     help: 'the command daemonizes (forks, first process exits 0): adopt the daemon as the service',
   },
   {
-    key: 'pidfile', flags: '--pidfile <PATH>', kind: 'value', parse: (t) => t,
+    key: 'pidfile', flags: '--pidfile <PATH>', kind: 'value', parse: nonEmpty('--pidfile'),
     help: "with --daemon: the daemon's pidfile, trusted only if it names a live child of tsinit",
   },
   {
@@ -330,7 +352,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     help: "when tsinit's parent dies, act as if tsinit received SIGNAL",
   },
   {
-    key: 'events', flags: '--events <FILE|fd:N>', kind: 'value', parse: (t) => t,
+    key: 'events', flags: '--events <FILE|fd:N>', kind: 'value', parse: parseEventsTarget,
     help: 'write lifecycle events as JSON lines to FILE or to file descriptor N',
   },
   { key: 'pty', flags: '--pty', kind: 'flag', help: 'run the service in a new pseudo-terminal (needs node-pty)' },

@@ -7,6 +7,7 @@
 import { onSignal } from '../early-signals';
 import type { Options } from '../cli/options';
 import { EventLog } from '../events';
+import { fdExhaustion } from '../process/spawn';
 import { EXIT_INTERNAL, EXIT_TIMEOUT, ExitStatus } from '../exit-status';
 import { Sidecar } from '../logging/sidecar';
 import { Reaper } from '../process/reaper';
@@ -43,6 +44,8 @@ export class Init {
   constructor(private readonly opts: Options) {
     absolutePaths(opts);
     this.events = new EventLog(opts.verbose, opts.warnReaped);
+    // Opened here, before anything runs: a target that cannot be used is a usage error.
+    if (opts.events) this.events.openJson(opts.events);
     this.reaper = new Reaper((pid, status) => {
       if (opts.warnReaped || opts.events) this.events.emit({ type: 'orphan-reaped', pid, status });
     });
@@ -88,7 +91,6 @@ export class Init {
     // 1. tsinit itself, in / (as dumb-init does): an init that sat in a volume would keep it
     // busy, and it could never be unmounted. Its children start where it was started.
     if (startDirectory() !== null) process.chdir('/');
-    if (opts.events) this.events.openJson(opts.events);
     if (process.pid !== 1 && opts.subreaper) libc.setChildSubreaper();
     if (opts.pdeathsig) libc.setParentDeathSignal(opts.pdeathsig);
     this.reaper.start();
@@ -126,7 +128,7 @@ export class Init {
 
   /** Last resort after an unexpected error: stop everything gracefully, exit 125. */
   async abort(err: unknown): Promise<number> {
-    this.events.emit({ type: 'error', message: `internal error: ${err instanceof Error ? err.message : String(err)}` });
+    this.events.emit({ type: 'error', message: fdExhaustion(err) ?? `internal error: ${err instanceof Error ? err.message : String(err)}` });
     await this.stop.abort();
     try {
       return await this.stop.finish({ kind: 'failed', exitCode: EXIT_INTERNAL, reason: 'internal error' });

@@ -51,6 +51,8 @@ export interface ServiceOutput {
   serviceFds(): Array<[number, number]>;
   /** the logger's processes: never the service's to stop */
   pids(): number[];
+  /** why the service may be blocked writing its output right now (a full log pipe), or null */
+  blockedReason?(): string | null;
 }
 
 export interface ServiceDeps {
@@ -139,6 +141,8 @@ export class Service {
       this.watch = new ServiceWatch(this.cfg.watch, this.deps.reaper, {
         onNote: (event) => this.deps.events.emit({ type: 'watchdog', pid: this.child?.pid ?? 0, event }),
         onKill: (event, since) => this.onWatchdogKill(event, since),
+        onRefused: (reason) => this.deps.events.emit({ type: 'notify-refused', reason }),
+        loggingBlocked: () => this.deps.output?.blockedReason?.() ?? null,
       });
     }
     try {

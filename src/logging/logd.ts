@@ -7,7 +7,7 @@
 // holds the effects: reading the inputs, writing, fsync, rename, retrying.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { formatBytes, formatSeconds, parseInteger, parseSize, UsageError } from '../values';
 import { lastSeqInTail, LineSplitter, RecordSink, streamKey } from './records';
 import { CURRENT, filesToPrune, rotatedFiles, rotatedName, rotationTime } from './rotate';
@@ -129,11 +129,67 @@ interface Resumed {
   previous: 'none' | 'ended' | 'unfinished';
 }
 
+/** Modes of what logd creates, whatever the umask: the log is the service's output, not everyone's. */
+export const DIR_MODE = 0o750;
+export const FILE_MODE = 0o640;
+
+const O = fs.constants;
+
+/**
+ * Creates `dir` and its missing parents one level at a time (DIR_MODE, set exactly with fchmod).
+ * Unlike mkdirSync's recursive mode, which spins for ever where the kernel answers ENOENT to a
+ * mkdir whose parent exists (/proc, sysfs), every step either succeeds or throws the kernel's own
+ * errno for that step (EROFS on a read-only file system, not ENOENT).
+ */
+export function makeDirectory(dir: string, depth = 0): void {
+  try {
+    fs.mkdirSync(dir, DIR_MODE);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir || depth > 64 || exists(parent)) throw e;
+    makeDirectory(parent, depth + 1);
+    fs.mkdirSync(dir, DIR_MODE);
+  }
+  const fd = fs.openSync(dir, O.O_RDONLY | O.O_DIRECTORY | O.O_NOFOLLOW);
+  try {
+    fs.fchmodSync(fd, DIR_MODE);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    fs.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why an open log file is refused, or null. The service may be able to write the log directory; a
+ * link, FIFO or device planted there, a hard link to another file, or a file of another owner would
+ * make root logd write into (or read from) something that is not its log.
+ */
+function refusal(st: fs.Stats): string | null {
+  if (!st.isFile()) return `it is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : 'a special file'})`;
+  if (st.nlink > 1) return 'it has other hard links';
+  const euid = process.geteuid?.() ?? st.uid;
+  if (st.uid !== euid) return `it belongs to uid ${st.uid}, not to logd (uid ${euid})`;
+  return null;
+}
+
 /** The log directory: resume, append, rotate by rename, prune. Every method may throw FileError. */
 class LogFiles {
   private fd = -1;
   private sink: RecordSink | null = null;
   private readonly current: string;
+  /** the directory, opened once: files are reached through it, so a directory swapped later is not followed */
+  private dirFd = -1;
+  private base = '';
 
   constructor(
     private readonly opts: LogdOptions,
@@ -141,22 +197,71 @@ class LogFiles {
     this.current = join(opts.dir, CURRENT);
   }
 
+  /** A name inside the log directory, as a path through the directory fd (/proc), else the plain path. */
+  private at(name: string): string {
+    return name === '' ? this.base : join(this.base, name);
+  }
+
+  /** Creates the directory if needed and opens it; the directory itself is never a followed link. */
+  private openDir(): void {
+    if (this.dirFd >= 0) return;
+    const dir = this.opts.dir;
+    fileOp('create directory', dir, () => makeDirectory(dir));
+    this.dirFd = fileOp('open directory', dir, () => {
+      try {
+        return fs.openSync(dir, O.O_RDONLY | O.O_DIRECTORY | O.O_NOFOLLOW);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOTDIR' && fs.lstatSync(dir).isSymbolicLink()) {
+          throw Object.assign(new Error('ELOOP: it is a symbolic link (never followed)'), { code: 'ELOOP' });
+        }
+        throw e;
+      }
+    });
+    const viaProc = `/proc/self/fd/${this.dirFd}`;
+    this.base = exists(viaProc) ? viaProc : dir;
+  }
+
+  /** The directory itself was removed: the next open creates it again at its path. */
+  private reopenDirIfRemoved(): void {
+    let gone = true;
+    try {
+      gone = fs.fstatSync(this.dirFd).nlink === 0;
+    } catch {
+      // closed or unusable: reopen
+    }
+    if (!gone) return;
+    try {
+      fs.closeSync(this.dirFd);
+    } catch {
+      // already closed
+    }
+    this.dirFd = -1;
+  }
+
+  /** Opens a file of the directory without following a link and without blocking on a FIFO; checks it. */
+  private openFile(name: string, flags: number): number {
+    const path = join(this.opts.dir, name);
+    const fd = fileOp('open', path, () => fs.openSync(this.at(name), flags | O.O_NOFOLLOW | O.O_NONBLOCK, FILE_MODE));
+    try {
+      const why = refusal(fileOp('stat', path, () => fs.fstatSync(fd)));
+      if (why) throw new FileError('open', path, 'EPERM', `${why}: refused, never written`);
+      if (flags & O.O_CREAT) fileOp('chmod', path, () => fs.fchmodSync(fd, FILE_MODE));
+      return fd;
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
   /** The seq to continue from: the last record of the current file, else of the newest rotated one. */
   resume(): Resumed {
+    this.openDir();
     const dir = this.opts.dir;
-    let names: string[];
-    try {
-      names = fs.readdirSync(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { lastSeq: 0, previous: 'none' };
-      return fileOp('read directory', dir, () => {
-        throw e;
-      });
-    }
+    const names = fileOp('read directory', dir, () => fs.readdirSync(this.at('')));
     const candidates = [CURRENT, ...rotatedFiles(names).reverse()].filter((n) => names.includes(n));
     let best: { seq: number; ended: boolean } | null = null;
     for (const name of candidates) {
-      const found = this.lastSeqOfFile(join(dir, name));
+      const found = this.lastSeqOfFile(name);
       if (found && (!best || found.seq > best.seq)) best = found;
       if (found && name !== CURRENT) break;
     }
@@ -164,15 +269,14 @@ class LogFiles {
     return { lastSeq: best.seq, previous: best.ended ? 'ended' : 'unfinished' };
   }
 
-  private lastSeqOfFile(path: string): { seq: number; ended: boolean } | null {
+  private lastSeqOfFile(name: string): { seq: number; ended: boolean } | null {
+    const path = join(this.opts.dir, name);
     let fd: number;
     try {
-      fd = fs.openSync(path, fs.constants.O_RDONLY);
+      fd = this.openFile(name, O.O_RDONLY);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null; // rotated away meanwhile
-      return fileOp('open', path, () => {
-        throw e;
-      });
+      if (e instanceof FileError && e.code === 'ENOENT') return null; // rotated away meanwhile
+      throw e;
     }
     try {
       const size = fileOp('stat', path, () => fs.fstatSync(fd).size);
@@ -200,9 +304,8 @@ class LogFiles {
 
   private open(): void {
     const sink = this.sink!;
-    fileOp('create directory', this.opts.dir, () => fs.mkdirSync(this.opts.dir, { recursive: true }));
-    const flags = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_APPEND;
-    this.fd = fileOp('open', this.current, () => fs.openSync(this.current, flags, 0o644));
+    this.openDir();
+    this.fd = this.openFile(CURRENT, O.O_RDWR | O.O_CREAT | O.O_APPEND);
     let size = this.stat().size;
     if (size > 0 && !this.endsWithNewline(size)) {
       // A record torn by a kill in the middle of a write: keep it (it is the user's data), and go on
@@ -232,6 +335,7 @@ class LogFiles {
       // Someone removed the file (or the whole directory): what went into it since is gone with it.
       say(`${this.current} was removed while logd was writing it; recreating it (records written to it before are gone)`);
       this.closeQuietly();
+      this.reopenDirIfRemoved();
       this.open();
     }
     for (;;) {
@@ -255,9 +359,10 @@ class LogFiles {
     if (sink.fileSize > 0) {
       fileOp('fsync', this.current, () => fs.fsyncSync(this.fd));
       this.closeQuietly();
-      const names = fileOp('read directory', dir, () => fs.readdirSync(dir));
-      const target = join(dir, rotatedName(rotationTime(Date.now(), names), sink.cutLastSeq));
-      fileOp('rename', this.current, () => fs.renameSync(this.current, target));
+      const names = fileOp('read directory', dir, () => fs.readdirSync(this.at('')));
+      const name = rotatedName(rotationTime(Date.now(), names), sink.cutLastSeq);
+      // rename(2) never follows a link at either name: a link planted at the target is replaced.
+      fileOp('rename', this.current, () => fs.renameSync(this.at(CURRENT), this.at(name)));
       this.syncDir();
     }
     if (this.fd < 0) this.open();
@@ -268,13 +373,13 @@ class LogFiles {
     const dir = this.opts.dir;
     let names: string[];
     try {
-      names = fs.readdirSync(dir);
+      names = fs.readdirSync(this.at(''));
     } catch {
       return;
     }
     for (const name of filesToPrune(names, this.opts.keep)) {
       try {
-        fs.unlinkSync(join(dir, name));
+        fs.unlinkSync(this.at(name));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== 'ENOENT') say(`cannot remove old log file ${join(dir, name)}: ${code}`);
@@ -285,12 +390,7 @@ class LogFiles {
   /** Durability of renames and new files: best effort, some file systems cannot fsync a directory. */
   private syncDir(): void {
     try {
-      const dfd = fs.openSync(this.opts.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-      try {
-        fs.fsyncSync(dfd);
-      } finally {
-        fs.closeSync(dfd);
-      }
+      fs.fsyncSync(this.dirFd);
     } catch {
       // nothing to do: the data itself was fsynced
     }

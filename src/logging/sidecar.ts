@@ -77,7 +77,8 @@ export class Sidecar {
 
   private argv(): string[] {
     const o = this.opts;
-    if (o.logDir === undefined) return ['/bin/sh', '-c', o.logger!];
+    // '--': a command that starts with '-' is the command, not an option of sh (dash and bash accept it).
+    if (o.logDir === undefined) return ['/bin/sh', '-c', '--', o.logger!];
     // tsinit's own Node options (bin/tsinit's) again; NODE_OPTIONS is the service's (start()).
     const argv = [process.execPath, ...process.execArgv, process.argv[1], 'logd', o.logDir, '--max-bytes', String(o.logMaxBytes), '--keep', String(o.logKeep)];
     if (this.err) argv.push('--stderr-fd', '3');
@@ -119,6 +120,29 @@ export class Sidecar {
       if (p) n += libc.bytesUnread(p.read);
     }
     return n;
+  }
+
+  /**
+   * Why the service may be blocked by logging right now, or null: a log pipe is (nearly) full, so
+   * the service's next write waits for the logger (stopped reading on a full disk, or stuck). The
+   * watchdog must not blame the service for a miss that tsinit's own logging causes.
+   */
+  blockedReason(): string | null {
+    for (const [name, p] of [['stdout', this.out], ['stderr', this.err]] as const) {
+      if (!p) continue;
+      try {
+        const unread = libc.bytesUnread(p.read);
+        const capacity = libc.pipeSize(p.read);
+        // A write may block once less than a page is free (pipe buffers are pages).
+        if (unread >= capacity - 4096) {
+          const who = this.logger ? `the logger (pid ${this.logger.pid}) is not reading it` : 'no logger is reading it';
+          return `the log pipe${this.err ? ` (${name})` : ''} is full (${capacity} bytes unread): ${who}`;
+        }
+      } catch {
+        // closed during the drain: nothing to block on
+      }
+    }
+    return null;
   }
 
   private onLoggerExit(logger: Child, status: ExitStatus): void {

@@ -7,7 +7,7 @@
 // the same belief, forever).
 //
 // DaemonTracker is pure (times are passed in); observeDaemon and PidfileWatcher read /proc and the file.
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ExitStatus, describeStatus } from '../exit-status';
 import { formatDuration } from '../values';
 import { liveChildren, readStat } from '../sys/proc';
@@ -155,7 +155,8 @@ export class DaemonTracker {
       );
     }
     if (pid === null) {
-      const shown = JSON.stringify(pf.content.slice(0, 40));
+      // Never the content itself: whatever the file holds is not tsinit's to show on its stderr.
+      const shown = `${Buffer.byteLength(pf.content, 'latin1')} bytes`;
       return waitOrFail(`${path} holds ${shown}, not a pid (yet)`, `${path} holds ${shown}, not a pid`);
     }
     if (survivors.some((c) => c.pid === pid)) return { action: 'adopt', pid, via: 'pidfile' };
@@ -203,16 +204,51 @@ export class PidfileWatcher {
   }
 
   private snapshot(): { id: string; content: string } | { error: string } | null {
-    try {
-      // Small synchronous reads: a pidfile lives in /run or /var/run, and polling keeps it simple.
-      const st = statSync(this.path, { bigint: true });
-      const content = readFileSync(this.path, 'latin1').slice(0, 4096);
-      return { id: `${st.ino}:${st.mtimeNs}:${st.size}`, content };
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? String(e);
-      return code === 'ENOENT' ? null : { error: code };
-    }
+    return readPidfile(this.path);
   }
+}
+
+/** A pidfile is one pid and a newline; anything beyond this is not read. */
+export const PIDFILE_MAX_BYTES = 64;
+
+const PIDFILE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * One bounded read of a pidfile that the daemon (another uid, maybe) can replace at will: a symbolic
+ * link is not followed (root tsinit would read whatever it names), a FIFO neither blocks the open
+ * (O_NONBLOCK) nor is read, anything but a regular file with a single link is refused, and at most
+ * PIDFILE_MAX_BYTES are read. A refused file's reason never includes any of its content.
+ */
+export function readPidfile(path: string): { id: string; content: string } | { error: string } | null {
+  let fd: number;
+  try {
+    fd = openSync(path, PIDFILE_FLAGS);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP') return { error: 'it is a symbolic link (never followed)' };
+    return { error: code };
+  }
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    if (!st.isFile()) return { error: `it is not a regular file (${kindOf(st)})` };
+    if (st.nlink > 1n) return { error: 'it has other hard links (refused)' };
+    const buf = Buffer.alloc(PIDFILE_MAX_BYTES);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return { id: `${st.ino}:${st.mtimeNs}:${st.size}`, content: buf.subarray(0, n).toString('latin1') };
+  } catch (e) {
+    return { error: (e as NodeJS.ErrnoException).code ?? String(e) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function kindOf(st: { isFIFO(): boolean; isSocket(): boolean; isDirectory(): boolean; isCharacterDevice(): boolean }): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a device';
+  return 'a special file';
 }
 
 /** Reads what DaemonTracker.decide needs from /proc and the pidfile. */

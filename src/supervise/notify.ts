@@ -10,10 +10,14 @@
 //
 // parseNotify is pure; NotifySocket owns the fd and the socket file.
 import { now } from '../clock';
-import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import {
+  chmodSync, chownSync, closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, unlinkSync,
+} from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as libc from '../sys/libc';
+import { readStat } from '../sys/proc';
 
 export interface NotifyMessage {
   /** READY=1 */
@@ -124,20 +128,103 @@ export function execWithWatchdogPid(argv: string[]): string[] {
 }
 
 /**
- * Where to put the socket: /run/tsinit (created 0755) when writable, else a directory in the temp dir.
- * The name carries tsinit's pid so that two tsinits never share one; a socket left by an earlier run
- * with the same pid (PID 1 after a container restart) is replaced by NotifySocket.open.
+ * Where to put the socket: /run/tsinit-notify when tsinit can make it its own, else a fresh private
+ * directory in the temp dir. A directory is used only if it is a real directory (not a link) of
+ * tsinit's uid that no one else can write: in a shared /tmp another uid could have made it first, and
+ * could then swap the socket. Directories get 0711 exactly (the service's uid must reach the socket,
+ * no one else may list the names; the socket file itself is 0600, the service's under --user). The name carries tsinit's pid and a random part, so that no two
+ * tsinits (PID 1 of several namespaces share a /run) ever share one, and no one can guess it first.
  */
 export function defaultNotifyPath(): string {
-  for (const dir of ['/run/tsinit', join(tmpdir(), `tsinit-${process.getuid?.() ?? 0}`)]) {
+  const name = `notify.${process.pid}.${randomBytes(6).toString('hex')}.sock`;
+  // A directory of its own: the control socket's (/run/tsinit) is 0700, and the service's uid must
+  // pass through this one.
+  for (const dir of ['/run/tsinit-notify', join(tmpdir(), `tsinit-notify-${process.geteuid?.() ?? 0}`)]) {
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o755 });
-      return join(dir, `notify.${process.pid}.sock`);
+      mkdirSync(dir, { mode: NOTIFY_DIR_MODE });
     } catch {
-      // not writable: next
+      // exists, or cannot be made: checked below
     }
+    if (makeOwnPrivateDirectory(dir)) return join(dir, name);
   }
-  return join(tmpdir(), `tsinit-notify.${process.pid}.sock`);
+  const dir = mkdtempSync(join(tmpdir(), 'tsinit-notify-'));
+  chmodSync(dir, NOTIFY_DIR_MODE);
+  return join(dir, name);
+}
+
+/** Others may pass through to the socket (the service's uid must), never list or write. */
+export const NOTIFY_DIR_MODE = 0o711;
+
+/**
+ * True for a directory (not a link) of tsinit's own uid that no one else can write; its mode is then
+ * set to NOTIFY_DIR_MODE through a descriptor of that very directory (a chmod by name could follow a
+ * link planted meanwhile).
+ */
+export function makeOwnPrivateDirectory(dir: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch {
+    return false;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.uid !== (process.geteuid?.() ?? st.uid) || (st.mode & 0o022) !== 0) return false;
+    if ((st.mode & 0o7777) !== NOTIFY_DIR_MODE) fchmodSync(fd, NOTIFY_DIR_MODE);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Who sent a datagram, as the kernel says (SO_PASSCRED); null when it attached nothing. */
+export type Sender = libc.PeerCredentials | null;
+
+/** What notifyAccess needs to know of a process (from /proc): parent and process group. */
+export interface ProcInfo {
+  ppid: number;
+  pgrp: number;
+}
+
+/**
+ * Who may speak for the service (systemd's NotifyAccess=all, limited to the service's processes):
+ * a process of the service's tree (the service, its descendants, or a member of its process group)
+ * running as the service's uid or as root. Everyone else is refused: anyone who can send here can
+ * keep a hung service alive (WATCHDOG=1) or have it killed (WATCHDOG=trigger). Pure, given `proc`.
+ * A sender that has exited before tsinit reads its datagram cannot be placed, and is refused: send
+ * from a process that lives on (sd_notify in the service itself), as with systemd.
+ * Returns null to accept, else the reason to refuse.
+ */
+export function notifyAccess(
+  sender: Sender,
+  service: { pid: number; uid: number },
+  proc: (pid: number) => ProcInfo | null,
+): string | null {
+  if (sender === null) return 'the kernel attached no sender credentials';
+  if (sender.uid !== service.uid && sender.uid !== 0) return `sender pid ${sender.pid} runs as uid ${sender.uid}, not the service's uid ${service.uid}`;
+  if (sender.pid === 0) return "the sender is outside tsinit's PID namespace";
+  if (service.pid <= 0) return `sender pid ${sender.pid}: no service is running`;
+  const first = proc(sender.pid);
+  if (first === null) return `sender pid ${sender.pid} exited before tsinit could check it`;
+  const group = proc(service.pid)?.pgrp;
+  if (group !== undefined && first.pgrp === group) return null;
+  let info: ProcInfo | null = first;
+  let pid = sender.pid;
+  for (let depth = 0; info !== null && depth < 1024; depth++) {
+    if (pid === service.pid) return null;
+    if (pid <= 1) break;
+    pid = info.ppid;
+    info = proc(pid);
+  }
+  return `sender pid ${sender.pid} is not a process of the service (pid ${service.pid})`;
+}
+
+/** notifyAccess's view of a live process, from /proc. */
+export function procInfo(pid: number): ProcInfo | null {
+  const st = readStat(pid);
+  return st && st.state !== 'Z' ? { ppid: st.ppid, pgrp: st.pgrp } : null;
 }
 
 export interface NotifyHandlers {
@@ -147,6 +234,8 @@ export interface NotifyHandlers {
   onUnknown(reason: string, now: number): void;
   /** the socket works again after onUnknown */
   onOk?(now: number): void;
+  /** a datagram that `accept` refused, with the reason */
+  onRefused?(reason: string, now: number): void;
 }
 
 export interface NotifySocketOptions {
@@ -154,6 +243,8 @@ export interface NotifySocketOptions {
   pollMs?: number;
   /** the service's user, if it is not tsinit's: the socket is theirs to write to (mode 0600) */
   owner?: { uid: number; gid: number };
+  /** who may send (see notifyAccess): null accepts, a string is the reason to refuse; default: anyone */
+  accept?: (sender: Sender) => string | null;
   clock?: () => number;
 }
 
@@ -166,12 +257,13 @@ export class NotifySocket {
   private failing: string | null = null;
   private readonly clock: () => number;
   received = 0;
+  refused = 0;
 
   private constructor(
     readonly path: string,
     fd: number,
     private readonly handlers: NotifyHandlers,
-    opts: NotifySocketOptions,
+    private readonly opts: NotifySocketOptions,
   ) {
     this.fd = fd;
     this.clock = opts.clock ?? (() => now());
@@ -187,6 +279,8 @@ export class NotifySocket {
     removeStaleSocket(path);
     const fd = libc.bindDatagramSocket(path);
     try {
+      // The kernel attaches each sender's pid and uid: who may speak is checked per datagram.
+      libc.passCredentials(fd);
       // Only the service may speak for the service: anyone who can write here can keep a hung
       // service alive (WATCHDOG=1) or have it killed (WATCHDOG=trigger).
       if (opts.owner) chownSync(path, opts.owner.uid, opts.owner.gid);
@@ -203,9 +297,9 @@ export class NotifySocket {
   poll(): number {
     let n = 0;
     while (this.fd !== null && n < MAX_PER_POLL) {
-      let data: Buffer | null;
+      let got: ReturnType<typeof libc.receiveWithCredentials>;
       try {
-        data = libc.receive(this.fd);
+        got = libc.receiveWithCredentials(this.fd);
       } catch (e) {
         this.fail(e instanceof libc.SysError ? `recv: ${e.code}` : String(e));
         return n;
@@ -214,11 +308,17 @@ export class NotifySocket {
         this.failing = null;
         this.handlers.onOk?.(this.clock());
       }
-      if (data === null) break;
+      if (got === null) break;
       n++;
       this.received++;
-      if (data.length === 0) continue;
-      this.handlers.onMessage(parseNotify(data), this.clock());
+      const refusal = this.opts.accept?.(got.cred) ?? null;
+      if (refusal !== null) {
+        this.refused++;
+        this.handlers.onRefused?.(refusal, this.clock());
+        continue;
+      }
+      if (got.data.length === 0) continue;
+      this.handlers.onMessage(parseNotify(got.data), this.clock());
     }
     return n;
   }

@@ -108,7 +108,8 @@ export class HealthCmdProbe extends OneAtATime {
       [r, w] = libc.pipe();
       child = spawnChild(
         {
-          argv: ['/bin/sh', '-c', this.target],
+          // '--': a command that starts with '-' is the command, not an option of sh.
+          argv: ['/bin/sh', '-c', '--', this.target],
           fds: [[0, devNull], [1, w], [2, w]],
           env: this.opts.env,
           user: this.opts.user,

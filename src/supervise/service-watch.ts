@@ -5,7 +5,8 @@ import { now } from '../clock';
 import { Options } from '../cli/options';
 import { Reaper } from '../process/reaper';
 import { FdHeartbeat, FileHeartbeat } from './heartbeat-sources';
-import { defaultNotifyPath, execWithWatchdogPid, notifyEnv, NotifySocket, usecToMs } from './notify';
+import { defaultNotifyPath, execWithWatchdogPid, notifyAccess, notifyEnv, NotifySocket, procInfo, usecToMs } from './notify';
+import { resolveUser } from '../process/users';
 import { HealthCmdProbe, HealthHttpProbe, HealthProbe } from './probes';
 import { recommendedTickMs, Watchdog } from './watchdog';
 import { WatchdogEvent } from '../event-catalogue';
@@ -17,12 +18,19 @@ export interface WatchHandlers {
   onNote(e: WatchdogEvent): void;
   /** the watchdog says: this incarnation is hung; `since` is the CPU baseline for the report */
   onKill(e: Extract<WatchdogEvent, { type: 'kill' }>, since: TreeSnapshot | null): void;
+  /** a notify datagram from someone who may not speak for the service (said for the first few) */
+  onRefused?(reason: string): void;
+  /** why the service may be blocked by tsinit's own logging right now (a full log pipe), or null */
+  loggingBlocked?(): string | null;
 }
+
+/** Refused notify senders are reported this many times, then only counted. */
+const REFUSALS_REPORTED = 5;
 
 /** What the watch needs of the options. */
 export type WatchConfig = Pick<
   Options,
-  | 'watchdogMs' | 'watchdogFile' | 'watchdogMaxKills' | 'startTimeoutMs' | 'notify' | 'pty'
+  | 'watchdogMs' | 'watchdogFile' | 'watchdogMaxKills' | 'startTimeoutMs' | 'notify' | 'pty' | 'user'
   | 'healthCmd' | 'healthHttp' | 'healthIntervalMs' | 'healthTimeoutMs' | 'healthFailures'
 >;
 
@@ -42,6 +50,7 @@ export class ServiceWatch {
   private baseline: TreeSnapshot | null = null;
   private baselineAt = 0;
   private readonly tickMs: number;
+  private loggingWasBlocked = false;
 
   constructor(
     private readonly opts: WatchConfig,
@@ -70,7 +79,15 @@ export class ServiceWatch {
       this.probe = new HealthHttpProbe(opts.healthHttp, { timeoutMs: opts.healthTimeoutMs });
     }
     if (periodMs !== undefined || opts.notify) {
+      // Under --user the socket belongs to the service's uid (mode 0600), and every datagram's sender
+      // is checked by its kernel-given credentials: the service's tree, as the service's uid or root.
+      const user = opts.user !== undefined ? resolveUser(opts.user) : undefined;
+      const serviceUid = user?.uid ?? process.geteuid?.() ?? 0;
+      let refusals = 0;
       this.notify = NotifySocket.open(defaultNotifyPath(), {
+        onRefused: (reason) => {
+          if (++refusals <= REFUSALS_REPORTED) handlers.onRefused?.(reason);
+        },
         onMessage: (msg, t) => {
           if (msg.ready) this.watchdog.ready(t);
           if (msg.watchdog === 'ping') this.beat(t, 'notify');
@@ -81,6 +98,9 @@ export class ServiceWatch {
         },
         onUnknown: (reason, t) => this.watchdog.unknown(t, 'notify', reason),
         onOk: (t) => this.watchdog.sourceOk(t, 'notify'),
+      }, {
+        owner: user ? { uid: user.uid, gid: user.gid } : undefined,
+        accept: (sender) => notifyAccess(sender, { pid: this.servicePid, uid: serviceUid }, procInfo),
       });
     }
   }
@@ -149,6 +169,12 @@ export class ServiceWatch {
 
   private tick(): void {
     const t = now();
+    // A service blocked writing into a full log pipe misses heartbeats because of tsinit's logging:
+    // that is a checker failure ('logging'), reported, and never a reason to kill.
+    const blocked = this.handlers.loggingBlocked?.() ?? null;
+    if (blocked !== null) this.watchdog.unknown(t, 'logging', blocked);
+    else if (this.loggingWasBlocked) this.watchdog.sourceOk(t, 'logging');
+    this.loggingWasBlocked = blocked !== null;
     if (this.probe && this.watchdog.probeDue(t)) {
       this.watchdog.probeStarted(t);
       this.probe.run().then((o) => {

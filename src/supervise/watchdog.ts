@@ -56,6 +56,12 @@ export interface WatchdogConfig {
   probe?: ProbeConfig;
 }
 
+/**
+ * The checker name for tsinit's own logging: while a log pipe is full (the logger does not drain it),
+ * the service may be blocked writing, and no miss is blamed on it.
+ */
+export const LOGGING = 'logging';
+
 export type ProbeOutcome =
   | { result: 'success'; detail?: string }
   /** the service answered, and the answer is "unhealthy" (exit 1, HTTP 503, connection refused) */
@@ -330,6 +336,13 @@ export class Watchdog {
     }
     const probe = this.cfg.probe;
     if (probe && this.phase === 'running' && this.consecutiveFailures >= probe.failureThreshold) {
+      // A service blocked by tsinit's own logging cannot answer probes either: not its fault.
+      const logging = this.unknowns.get(LOGGING);
+      if (logging) {
+        this.events.push({ type: 'cannot-tell', cause: 'probe-failures', silentMs, source: LOGGING, reason: logging.reason });
+        this.rearm(now);
+        return;
+      }
       const detail = `${this.consecutiveFailures} consecutive failed probes (last: ${this.lastProbeFailure})`;
       this.killOrReport(now, 'probe-failures', silentMs, probe.source, detail);
       return;

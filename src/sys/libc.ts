@@ -669,3 +669,167 @@ export function resetHandlerWhenRun(sig: number): void {
   }
   check('sigaction', sigactionFn(sig, act, null) as number);
 }
+
+// ---- notify socket: each datagram's sender; non-blocking sends ---------------------------------
+// Bound at first use like everything here. struct msghdr and struct cmsghdr read the same in glibc
+// and musl on 64-bit little-endian Linux (musl's int + padding fields hold the same values).
+
+const SO_PASSCRED = 16;
+const SCM_CREDENTIALS = 2;
+
+interface SocketFns {
+  setsockopt: CFunc;
+  recvmsg: CFunc;
+  send: CFunc;
+  sendto: CFunc;
+}
+let socketFns: SocketFns | null = null;
+
+function sockets(): SocketFns {
+  if (socketFns) return socketFns;
+  const { koffi, lib } = load();
+  koffi.struct('tsinit_iovec', { base: 'void *', len: 'size_t' });
+  koffi.struct('tsinit_msghdr', {
+    name: 'void *', namelen: 'uint32_t', iov: 'tsinit_iovec *', iovlen: 'size_t',
+    control: 'void *', controllen: 'size_t', flags: 'int',
+  });
+  socketFns = {
+    setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, unsigned int len)') as CFunc,
+    recvmsg: lib.func('long recvmsg(int fd, _Inout_ tsinit_msghdr *msg, int flags)') as CFunc,
+    send: lib.func('long send(int fd, const void *buf, unsigned long len, int flags)') as CFunc,
+    sendto: lib.func('long sendto(int fd, const void *buf, unsigned long len, int flags, const void *addr, unsigned int alen)') as CFunc,
+  };
+  return socketFns;
+}
+
+/** Asks the kernel to attach the sender's pid, uid and gid to every datagram received on `fd`. */
+export function passCredentials(fd: number): void {
+  const one = Buffer.alloc(4);
+  one.writeInt32LE(1);
+  check('setsockopt(SO_PASSCRED)', sockets().setsockopt(fd, SOL_SOCKET, SO_PASSCRED, one, 4) as number);
+}
+
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** One datagram and its sender's credentials (SO_PASSCRED must be on), or null when none is waiting. */
+export function receiveWithCredentials(fd: number, max = 4096): { data: Buffer; cred: PeerCredentials | null } | null {
+  const data = Buffer.alloc(max);
+  const control = Buffer.alloc(64);
+  const msg = { name: null, namelen: 0, iov: [{ base: data, len: max }], iovlen: 1, control, controllen: control.length, flags: 0 };
+  const n = Number(sockets().recvmsg(fd, msg, L().MSG_DONTWAIT));
+  if (n < 0) {
+    const e = lastErrno();
+    if (e === errno.EAGAIN || e === errno.EWOULDBLOCK || e === errno.EINTR) return null;
+    throw new SysError('recvmsg', e);
+  }
+  // struct cmsghdr: size_t cmsg_len, int cmsg_level, int cmsg_type, then struct ucred {pid, uid, gid}.
+  let cred: PeerCredentials | null = null;
+  if (Number(control.readBigUInt64LE(0)) >= 28 && control.readInt32LE(8) === SOL_SOCKET && control.readInt32LE(12) === SCM_CREDENTIALS) {
+    cred = { pid: control.readInt32LE(16), uid: control.readUInt32LE(20), gid: control.readUInt32LE(24) };
+  }
+  return { data: data.subarray(0, n), cred };
+}
+
+/** send(MSG_DONTWAIT): bytes sent, or 0 when the socket's buffer is full. Throws SysError otherwise. */
+export function sendNonBlocking(fd: number, buf: Buffer): number {
+  const n = Number(sockets().send(fd, buf, buf.length, L().MSG_DONTWAIT));
+  if (n >= 0) return n;
+  const e = lastErrno();
+  if (e === errno.EAGAIN || e === errno.EWOULDBLOCK || e === errno.EINTR) return 0;
+  throw new SysError('send', e);
+}
+
+/** One datagram to the unix socket at `path` (what sd_notify does); for tools and tests. */
+export function sendDatagram(path: string, data: Buffer): void {
+  const l = L();
+  const fd = check('socket', c.socket(l.AF_UNIX, l.SOCK_DGRAM | l.SOCK_CLOEXEC, 0));
+  try {
+    const addr = Buffer.alloc(l.sockaddrUnSize);
+    addr.writeUInt16LE(l.AF_UNIX, 0);
+    Buffer.from(path).copy(addr, l.sockaddrUnPath);
+    check('sendto', sockets().sendto(fd, data, data.length, 0, addr, l.sockaddrUnPath + Buffer.byteLength(path) + 1) as number);
+  } finally {
+    c.close(fd);
+  }
+}
+
+// ---- dropping privileges in a child of root tsinit, then exec ----------------------------------
+// Used by the privilege-dropping step (process/drop-privileges.ts) that runs in the child between
+// posix_spawn and the service's exec: the whole process changes credentials there (glibc's and
+// musl's setresuid change every thread), root tsinit never does.
+
+interface ExecFns {
+  setgroups: CFunc;
+  setresgid: CFunc;
+  setresuid: CFunc;
+  execve: CFunc;
+  sigprocmask: CFunc;
+  setpriority: CFunc;
+}
+let execFns: ExecFns | null = null;
+
+function execs(): ExecFns {
+  if (execFns) return execFns;
+  const { lib } = load();
+  execFns = {
+    setgroups: lib.func('int setgroups(unsigned long n, const uint32_t *groups)') as CFunc,
+    setresgid: lib.func('int setresgid(uint32_t r, uint32_t e, uint32_t s)') as CFunc,
+    setresuid: lib.func('int setresuid(uint32_t r, uint32_t e, uint32_t s)') as CFunc,
+    execve: lib.func('int execve(const char *path, const char **argv, const char **envp)') as CFunc,
+    sigprocmask: lib.func('int sigprocmask(int how, const void *set, void *old)') as CFunc,
+    setpriority: lib.func('int setpriority(int which, unsigned int who, int prio)') as CFunc,
+  };
+  return execFns;
+}
+
+/** This whole process's niceness (before dropping privileges: lowering it needs root). */
+export function setOwnNiceness(nice: number): void {
+  check('setpriority', execs().setpriority(L().PRIO_PROCESS, 0, nice) as number);
+}
+
+/** setgroups, setresgid, setresuid for the whole process: real, effective and saved ids alike. */
+export function becomeUser(user: { uid: number; gid: number; groups: number[] }): void {
+  const f = execs();
+  const list = new Uint32Array(Math.max(1, user.groups.length));
+  user.groups.forEach((g, i) => (list[i] = g));
+  check('setgroups', f.setgroups(user.groups.length, list) as number);
+  check('setresgid', f.setresgid(user.gid, user.gid, user.gid) as number);
+  check('setresuid', f.setresuid(user.uid, user.uid, user.uid) as number);
+}
+
+/** Every disposition back to SIG_DFL (an ignored signal stays ignored across exec) and an empty mask. */
+export function resetSignals(): void {
+  for (let sig = 1; sig < 65; sig++) {
+    if (sig === 9 || sig === 19) continue;
+    c.signal(sig, 0);
+  }
+  const SIG_SETMASK = 2;
+  check('sigprocmask', execs().sigprocmask(SIG_SETMASK, Buffer.alloc(L().sigsetSize), null) as number);
+}
+
+/** Clears FD_CLOEXEC: the fd survives exec (Node marks its stdio close-on-exec). */
+export function keepAcrossExec(fd: number): void {
+  const F_SETFD = 2;
+  check('fcntl(F_SETFD)', c.fcntl(fd, F_SETFD, 0) as number);
+}
+
+/** execve(2); returns only on failure, with the errno. */
+export function execve(path: string, argv: string[], env: string[]): number {
+  execs().execve(path, [...argv, null], [...env, null]);
+  return lastErrno();
+}
+
+/** tgkill(2): one thread of a process; true if delivered, false on EPERM/ESRCH (for attack tests). */
+export function tgkill(tgid: number, tid: number, sig: number): boolean {
+  const nr = process.arch === 'arm64' ? 131 : 234;
+  return Number(c.syscall(nr, 'long', tgid, 'long', tid, 'long', sig)) === 0;
+}
+
+/** kill(2) without throwing: true if delivered (for attack tests). */
+export function tryKill(pid: number, sig: number): boolean {
+  return Number(c.kill(pid, sig)) === 0;
+}

@@ -13,6 +13,7 @@ import type { ReadStream as TtyReadStream } from 'node:tty';
 import { Readable } from 'node:stream';
 import { EventLog } from '../../events';
 import * as libc from '../../sys/libc';
+import { throughDropStepForPty } from '../drop-privileges';
 import createDebug from '../../debug';
 import { environmentText, startDirectory } from '../environment';
 import { preflight, SpawnError } from '../exec-errors';
@@ -148,8 +149,14 @@ export class PtyHost {
     };
     let term: PtyProcess;
     try {
-      const fork = () => this.nodePty.spawn(cmd, spec.argv.slice(1), options);
-      term = spec.user || spec.nice !== undefined ? libc.withThreadCredentials(spec.user, spec.nice, fork) : fork();
+      if (spec.user) {
+        // As for a pipe: the service's credentials are set in the child, never on tsinit's thread.
+        const via = throughDropStepForPty({ user: spec.user, nice: spec.nice, keepFds: 3 }, cmd, spec.argv.slice(1), env);
+        term = this.nodePty.spawn(via.file, via.args, { ...options, env: via.env });
+      } else {
+        const fork = () => this.nodePty.spawn(cmd, spec.argv.slice(1), options);
+        term = spec.nice !== undefined ? libc.withThreadCredentials(undefined, spec.nice, fork) : fork();
+      }
     } catch (e) {
       if (e instanceof libc.SysError) throw new SpawnError(cmd, e.message, 125);
       throw new SpawnError(cmd, `cannot start it in a pseudo-terminal: ${(e as Error).message}`, 125);

@@ -15,7 +15,7 @@ const SAMPLES: Record<string, string[]> = {
   remapExit: ['143', '0'],
   nice: ['5', '19'],
   user: ['nobody', '1000:1000'],
-  logger: ['cat > /dev/null', ''],
+  logger: ['cat > /dev/null', 'cat'],
   loggerStderr: ['separate', 'merged'],
   pipeSize: ['64k', '1048576'],
   graceMs: ['1s', '3'],

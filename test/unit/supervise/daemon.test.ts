@@ -152,7 +152,7 @@ test('pidfile: naming a dead pid, the first process, or garbage', () => {
   const base = { firstExit: ok, children: [child(200)] };
   assert.equal(reason({ ...base, pidfile: { state: 'written', content: '4242' }, pidfileTarget: null }), 'P names pid 4242, which is not running; refusing it');
   assert.equal(reason({ ...base, pidfile: { state: 'written', content: '100' } }), "P names pid 100, the command's first process, which has exited; refusing it");
-  assert.equal(reason({ ...base, pidfile: { state: 'written', content: 'hello' } }), 'after 10s, P holds "hello", not a pid');
+  assert.equal(reason({ ...base, pidfile: { state: 'written', content: 'hello' } }), 'after 10s, P holds 5 bytes, not a pid');
   assert.equal(reason({ ...base, pidfile: { state: 'error', reason: 'EACCES' } }), 'after 10s, cannot read P: EACCES');
   assert.equal(reason({ ...base, pidfile: { state: 'absent' } }), 'after 10s, P was not written');
 });

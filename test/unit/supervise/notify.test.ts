@@ -1,12 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  execWithWatchdogPid, NotifyMessage, notifyEnv, NotifySocket, parseNotify, usecToMs,
+  execWithWatchdogPid, makeOwnPrivateDirectory, notifyAccess, NotifyMessage, notifyEnv, NotifySocket, parseNotify, usecToMs,
 } from '../../../src/supervise/notify';
+import * as libc from '../../../src/sys/libc';
 
 test('parseNotify: the assignments systemd defines', () => {
   const m = parseNotify(
@@ -119,6 +122,57 @@ test('NotifySocket: real datagrams, as sd_notify sends them', () => {
   });
 });
 
+test('NotifySocket: the kernel gives each sender\'s credentials to accept(); a refused datagram is never applied', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsinit-notify-test-'));
+  const path = join(dir, 'notify.sock');
+  const got: NotifyMessage[] = [];
+  const senders: Array<libc.PeerCredentials | null> = [];
+  const refused: string[] = [];
+  let allow = true;
+  const sock = NotifySocket.open(path, {
+    onMessage: (m) => got.push(m),
+    onUnknown: (r) => assert.fail(r),
+    onRefused: (r) => refused.push(r),
+  }, { pollMs: 0, accept: (s) => (senders.push(s), allow ? null : 'not you') });
+  try {
+    libc.sendDatagram(path, Buffer.from('READY=1'));
+    allow = true;
+    sock.poll();
+    allow = false;
+    libc.sendDatagram(path, Buffer.from('WATCHDOG=trigger'));
+    sock.poll();
+    assert.deepEqual(senders, [
+      { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() },
+      { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() },
+    ]);
+    assert.equal(got.length, 1);
+    assert.deepEqual(refused, ['not you']);
+    assert.equal(sock.refused, 1);
+  } finally {
+    sock.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('notifyAccess: the service\'s tree as its uid or root; everyone else refused, with the reason', () => {
+  // pid -> [ppid, pgrp]: 1 tsinit; 10 the service (group 10); 11 its child; 12 a grandchild in a group of
+  // its own; 20 a process of the same group reparented to tsinit; 30 an unrelated process.
+  const table: Record<number, [number, number]> = { 1: [0, 1], 10: [1, 10], 11: [10, 10], 12: [11, 12], 20: [1, 10], 30: [1, 30] };
+  const proc = (pid: number) => (table[pid] ? { ppid: table[pid][0], pgrp: table[pid][1] } : null);
+  const service = { pid: 10, uid: 65534 };
+  const from = (pid: number, uid = 65534) => notifyAccess({ pid, uid, gid: uid }, service, proc);
+  assert.equal(from(10), null);
+  assert.equal(from(11), null);
+  assert.equal(from(12), null, 'a descendant in a group of its own');
+  assert.equal(from(20), null, 'a member of the service\'s process group');
+  assert.equal(from(12, 0), null, 'root within the tree');
+  assert.equal(from(30), 'sender pid 30 is not a process of the service (pid 10)');
+  assert.equal(from(11, 1000), "sender pid 11 runs as uid 1000, not the service's uid 65534");
+  assert.equal(from(99), 'sender pid 99 exited before tsinit could check it');
+  assert.equal(from(0), "the sender is outside tsinit's PID namespace");
+  assert.equal(notifyAccess(null, service, proc), 'the kernel attached no sender credentials');
+});
+
 test('NotifySocket: the socket file is private to the service (0600)', () => {
   withSocket((_sock, _got, path) => {
     const st = statSync(path);
@@ -170,6 +224,30 @@ test('NotifySocket: polls by itself with a timer (unref: it never keeps tsinit a
   } finally {
     clearInterval(keepAlive);
     sock.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('makeOwnPrivateDirectory: only a real directory of tsinit\'s uid that no one else can write; set to 0711', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsinit-notify-test-'));
+  try {
+    const own = join(dir, 'own');
+    mkdirSync(own, { mode: 0o700 });
+    assert.equal(makeOwnPrivateDirectory(own), true);
+    assert.equal(statSync(own).mode & 0o7777, 0o711);
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    assert.equal(makeOwnPrivateDirectory(open), false, 'writable by others');
+    symlinkSync(own, join(dir, 'link'));
+    assert.equal(makeOwnPrivateDirectory(join(dir, 'link')), false, 'a link');
+    if (process.getuid!() === 0) {
+      const theirs = join(dir, 'theirs');
+      mkdirSync(theirs, { mode: 0o755 });
+      chownSync(theirs, 65534, 65534);
+      assert.equal(makeOwnPrivateDirectory(theirs), false, 'another uid\'s');
+    }
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

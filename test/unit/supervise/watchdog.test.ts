@@ -1,7 +1,7 @@
 // The watchdog's decisions on a fake clock: `t` is the only time there is, advanced by the test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProbeConfig, recommendedTickMs, Watchdog, WatchdogConfig } from '../../../src/supervise/watchdog';
+import { LOGGING, ProbeConfig, recommendedTickMs, Watchdog, WatchdogConfig } from '../../../src/supervise/watchdog';
 import { WatchdogEvent } from '../../../src/event-catalogue';
 
 const TICK = 100;
@@ -446,3 +446,30 @@ test('probes with a heartbeat deadline: a success is a heartbeat; a deadline mis
 
 // ---- the sources and probes that feed the watchdog (real pipes, files, processes, sockets) --------
 // Effectful, so they wait for outcomes (never for a fixed time) and check that nothing leaks.
+
+test('blocked by logging: a missed heartbeat and failed probes while the log pipe is full are reported, never killed', () => {
+  const h = new Harness();
+  h.w.beat(h.t, 'fd');
+  // From 500 on, the log pipe is full at every tick (the caller's check).
+  h.runUntil(3000, (t) => t >= 500 && h.w.unknown(t, LOGGING, 'the log pipe is full'));
+  assert.equal(h.kills().length, 0);
+  const tell = h.of('cannot-tell');
+  assert.ok(tell.length >= 1 && tell.every((e) => e.type === 'cannot-tell' && e.source === LOGGING), JSON.stringify(tell));
+  assert.equal(h.of('unknown').length, 1, 'said once');
+  // Logging flows again: the next miss is the service's own.
+  h.w.sourceOk(h.t, LOGGING);
+  h.runUntil(6000);
+  assert.equal(h.kills().length, 1);
+
+  const p = probeHarness();
+  driveProbes(p, 20_000, (t) => (t < 1000 ? { result: 'success' } : { result: 'failure', detail: 'HTTP 503' }));
+  const killedAt = p.kills()[0]?.at;
+  assert.ok(killedAt !== undefined);
+  const q = probeHarness();
+  driveProbes(q, 20_000, (t) => {
+    if (t >= 1000) q.w.unknown(t, LOGGING, 'the log pipe is full');
+    return t < 1000 ? { result: 'success' } : { result: 'failure', detail: 'HTTP 503' };
+  });
+  assert.equal(q.kills().length, 0, 'failed probes while blocked by logging');
+  assert.ok(q.of('cannot-tell').some((e) => e.type === 'cannot-tell' && e.cause === 'probe-failures'));
+});
