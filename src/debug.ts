@@ -4,7 +4,7 @@
 // time. So it is loaded only when DEBUG names tsinit, with colours off and our own writer.
 import type { Debugger } from 'debug';
 import { format } from 'node:util';
-import { writeAll } from './events';
+import { writeAll } from './write-all';
 
 type Log = (fmt: string, ...args: unknown[]) => void;
 const off: Log = () => undefined;

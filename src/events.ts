@@ -5,20 +5,8 @@ import { describe, TsinitEvent } from './event-catalogue';
 import { UsageError } from './values';
 import * as libc from './sys/libc';
 
-/** Writes a whole string to an fd, retrying on EAGAIN (a service may make a shared pipe non-blocking). */
-export function writeAll(fd: number, text: string): void {
-  let buf = Buffer.from(text);
-  for (let tries = 0; buf.length > 0 && tries < 1000; ) {
-    try {
-      const n = writeSync(fd, buf);
-      buf = buf.subarray(n);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return;
-      tries++;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-    }
-  }
-}
+import { writeAll } from './write-all';
+export { writeAll };
 
 /** Mode of an --events file tsinit creates, whatever the umask. */
 export const EVENTS_FILE_MODE = 0o640;
