@@ -16,7 +16,7 @@ if (!dist || !cacheFile || sep !== '--') {
   process.stderr.write('usage: node scripts/code-cache.cjs DIST_DIR CACHE_FILE -- TSINIT_ARGS...\n');
   process.exit(2);
 }
-const file = path.join(dist, 'tsinit-main.js');
+const file = path.resolve(dist, 'tsinit-main.js');
 const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file });
 let written = false;
 function writeCache() {
