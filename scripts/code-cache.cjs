@@ -42,7 +42,9 @@ function withExitHook(koffi) {
   };
   return new Proxy(koffi, { get: (t, k) => (k === 'load' ? load : t[k]) });
 }
-const req = Object.assign((id) => (id === 'koffi' ? withExitHook(realRequire(id)) : realRequire(id)), realRequire);
+// koffi as tsinit loads it: its package, or its native module directly (src/sys/libc.ts)
+const isKoffi = (id) => id === 'koffi' || /koffi\.node$/.test(id);
+const req = Object.assign((id) => (isKoffi(id) ? withExitHook(realRequire(id)) : realRequire(id)), realRequire);
 process.argv = [process.argv[0], file, ...args];
 const mod = new Module(file, module);
 mod.filename = file;
