@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BENCH, TSINIT, ENV, REMOVED_ENV, which, canUnshare, scratchDir, fmt, describeStats, judge } from './lib/util.mjs';
+import { BENCH, TSINIT, ENV, REMOVED_ENV, which, canUnshare, scratchDir, fmt, describeStats, judge, killRunning } from './lib/util.mjs';
 import { ensurePm2 } from './lib/subjects.mjs';
 import { renderChart } from './lib/chart.mjs';
 import * as startup from './scenarios/startup.mjs';
@@ -273,7 +273,10 @@ async function main() {
   log(`total ${((Date.now() - t0) / 1000).toFixed(0)} s; wrote bench/results${suffix}.json and bench/chart${suffix}.svg`);
 }
 
-process.on('SIGINT', () => process.exit(130));
+process.on('SIGINT', () => {
+  killRunning();
+  process.exit(130);
+});
 main().catch((e) => {
   log(e.stack ?? String(e));
   process.exit(1);
