@@ -125,7 +125,8 @@ async function once(subject, bytes, tmp) {
       }
       if (size >= bytes) break;
       const producerDone = readStamps(stamp).end !== undefined;
-      if (producerDone && Date.now() - grewAt > 3000) {
+      // pm2-runtime exits some seconds after its app, whether it has written everything or not
+      if (producerDone && (Date.now() - grewAt > 3000 || child.exitCode !== null)) {
         lost = bytes - size;
         break;
       }
