@@ -133,7 +133,7 @@ function section1() {
 function buildSnapshotExperiment() {
   // parseCli + koffi, as a plain bundle and as a V8 startup snapshot (koffi, native, loads after).
   const esbuild = require(path.join(ROOT, 'node_modules', 'esbuild'));
-  const cli = path.join(ROOT, 'src', 'cli');
+  const cli = path.join(ROOT, 'src', 'cli', 'parse');
   const loadKoffi = `require('node:module').createRequire(${JSON.stringify(DIST)})('koffi');`;
   fs.writeFileSync(
     path.join(TMP, 'plain.ts'),
@@ -190,7 +190,8 @@ function section3(runs) {
   say();
   const tr = runs.map((x) => x.trace).filter(Boolean);
   const m = (f) => med(tr.map(f));
-  const koffi = (t) => t.requires.filter((r) => r.id === 'koffi').reduce((a, r) => a + r.ms, 0);
+  // koffi's package, or its native module loaded directly (src/sys/libc.ts), at the top level only
+  const koffi = (t) => t.requires.filter((r) => r.depth === 0 && /(^koffi$|koffi\.node$)/.test(r.id)).reduce((a, r) => a + r.ms, 0);
   const phases = {
     'process start -> Node bootstrap complete (Node itself)': m((t) => t.nodeTiming.bootstrapComplete),
     'bootstrap -> bundle starts (preload, main module resolution)': m((t) => t.marks.mainStart - t.nodeTiming.bootstrapComplete),

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BENCH, TSINIT, ENV, REMOVED_ENV, which, canUnshare, scratchDir, fmt, describeStats, judge } from './lib/util.mjs';
+import { BENCH, TSINIT, ENV, REMOVED_ENV, which, canUnshare, scratchDir, fmt, describeStats, judge, killRunning } from './lib/util.mjs';
 import { ensurePm2 } from './lib/subjects.mjs';
 import { renderChart } from './lib/chart.mjs';
 import * as startup from './scenarios/startup.mjs';
@@ -93,6 +93,7 @@ function notes(r) {
   const out = [];
   const st = describeStats(r.stats);
   if (st) out.push(st);
+  if (e.lostBytesMax) out.push(`**lost up to ${fmt(e.lostBytesMax / 2 ** 20, 0)} MiB** of the output`);
   if (e.neverMs) out.push(`${e.neverMs} of ${r.stats.n} runs never reached zero zombies (2 s)`);
   if (e.cpuUsPerSec !== undefined) out.push(`CPU ${fmt(e.cpuUsPerSec, 0)} µs/s`);
   if (e.loggerEofToInitExitMs !== undefined) out.push(`logger EOF→init exit ${fmt(e.loggerEofToInitExitMs, 2)} ms`);
@@ -193,7 +194,8 @@ function report(out, suffix) {
 }
 
 async function main() {
-  const suffix = quick ? '-quick' : '';
+  // BENCH_SUFFIX: write results<suffix>.json (to run some scenarios beside a full run's results)
+  const suffix = `${quick ? '-quick' : ''}${process.env.BENCH_SUFFIX ?? ''}`;
   if (argv.includes('--render')) {
     // Re-print the tables and redraw the chart from the last results, without measuring.
     report(JSON.parse(fs.readFileSync(path.join(BENCH, `results${suffix}.json`), 'utf8')), suffix);
@@ -273,7 +275,10 @@ async function main() {
   log(`total ${((Date.now() - t0) / 1000).toFixed(0)} s; wrote bench/results${suffix}.json and bench/chart${suffix}.svg`);
 }
 
-process.on('SIGINT', () => process.exit(130));
+process.on('SIGINT', () => {
+  killRunning();
+  process.exit(130);
+});
 main().catch((e) => {
   log(e.stack ?? String(e));
   process.exit(1);

@@ -63,19 +63,19 @@ await esbuild.build({
 for (const f of fs.readdirSync(`${root}dist`)) {
   if (f.endsWith('.cache')) fs.rmSync(`${root}dist/${f}`);
 }
-// The training run: startup, a forwarded signal, the stop path, a logger and the exit path, so
-// that their functions are in the cache. Clean environment: no TSINIT_ variable, no NODE_OPTIONS
+// The training run: startup, a logger, a forwarded SIGHUP, a SIGTERM (the stop path) and the exit
+// path, so that their functions are in the cache and the first signal does not compile them. Clean environment: no TSINIT_ variable, no NODE_OPTIONS
 // (V8 flags would make the cache unusable for a plain node), and no NODE_EXTRA_CA_CERTS.
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TSINIT_') && k !== 'NODE_OPTIONS' && k !== 'NODE_EXTRA_CA_CERTS'));
 const cacheFile = `${root}dist/tsinit-main.${hash}.${process.version}-${process.arch}.cache`;
 try {
   execFileSync(
     process.execPath,
-    [`${root}scripts/code-cache.cjs`, `${root}dist`, cacheFile, '--', '--logger', 'cat >/dev/null', '--', '/bin/sh', '-c', 'echo trained; kill -HUP $PPID; sleep 0.05'],
+    [`${root}scripts/code-cache.cjs`, `${root}dist`, cacheFile, '--', '--logger', 'cat >/dev/null', '--', '/bin/sh', '-c', 'trap : HUP; echo trained; kill -HUP $PPID; sleep 0.05; kill -TERM $PPID; sleep 2'],
     { stdio: ['ignore', 'ignore', 'inherit'], env, timeout: 30_000 },
   );
 } catch {
-  // the service died of its SIGHUP (tsinit exits 129): expected
+  // the service died of the forwarded SIGTERM (tsinit exits 143): expected
 }
 if (!fs.existsSync(cacheFile)) {
   console.error('build: no V8 code cache was made; tsinit runs without one');

@@ -16,7 +16,7 @@ if (!dist || !cacheFile || sep !== '--') {
   process.stderr.write('usage: node scripts/code-cache.cjs DIST_DIR CACHE_FILE -- TSINIT_ARGS...\n');
   process.exit(2);
 }
-const file = path.join(dist, 'tsinit-main.js');
+const file = path.resolve(dist, 'tsinit-main.js');
 const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file });
 let written = false;
 function writeCache() {
@@ -42,8 +42,8 @@ function withExitHook(koffi) {
   };
   return new Proxy(koffi, { get: (t, k) => (k === 'load' ? load : t[k]) });
 }
-// libc.ts loads koffi's native module directly where it can (koffi.node), else the package.
-const isKoffi = (id) => id === 'koffi' || /[\\/]koffi\.node$/.test(id);
+// koffi as tsinit loads it: its package, or its native module directly (src/sys/libc.ts)
+const isKoffi = (id) => id === 'koffi' || /koffi\.node$/.test(id);
 const req = Object.assign((id) => (isKoffi(id) ? withExitHook(realRequire(id)) : realRequire(id)), realRequire);
 process.argv = [process.argv[0], file, ...args];
 const mod = new Module(file, module);

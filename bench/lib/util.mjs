@@ -253,14 +253,25 @@ export function nsZombies(initPid) {
 }
 
 // ---- processes -----------------------------------------------------------------------------
+/** Every subject started and not yet exited: killed with their trees if the bench is interrupted. */
+export const running = new Set();
+
 /** Spawns argv; resolves {code, signal, endNs} at exit. Rejects only if it cannot be spawned. */
 export function start(argv, opts = {}) {
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'], env: ENV, ...opts });
+  running.add(child);
   child.done = new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code, signal) => resolve({ code, signal, endNs: nowNs() }));
+    child.once('error', (e) => (running.delete(child), reject(e)));
+    child.once('exit', (code, signal) => (running.delete(child), resolve({ code, signal, endNs: nowNs() })));
   });
   return child;
+}
+
+/** Kills whatever the bench still runs (an interrupted run must not leave a pm2-runtime behind). */
+export function killRunning() {
+  for (const child of running) {
+    for (const p of [...descendants(child.pid).reverse(), child.pid]) killQuietly(p, 'SIGKILL');
+  }
 }
 
 /** Wall time of one run of argv in ms (fork + exec + wait, measured around spawnSync). */

@@ -33,7 +33,8 @@ let koffiWrapped = false;
 const requireWithKoffi = Module.prototype.require;
 Module.prototype.require = function (id) {
   const m = requireWithKoffi.apply(this, arguments);
-  if (id === 'koffi' && !koffiWrapped && m && typeof m.load === 'function') {
+  // koffi as tsinit loads it: its package, or its native module directly (src/sys/libc.ts)
+  if ((id === 'koffi' || /koffi\.node$/.test(id)) && !koffiWrapped && m && typeof m.load === 'function') {
     koffiWrapped = true;
     const load = m.load;
     m.load = function () {

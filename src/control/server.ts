@@ -13,7 +13,8 @@
 //     unref'd, so a client never keeps tsinit alive either.
 //   - At the end: the socket is removed, if it is still the one tsinit made.
 import * as fs from 'node:fs';
-import * as net from 'node:net';
+// node:net is loaded when a socket is made: a run without a control socket never loads it.
+import type * as net from 'node:net';
 import { dirname } from 'node:path';
 import type { TsinitEvent } from '../event-catalogue';
 import { peerCredentials } from '../sys/libc';
@@ -112,7 +113,7 @@ export class ControlServer {
 
   private listen(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer({ allowHalfOpen: true }, (sock) => this.onClient(sock));
+      const server = loadNet().createServer({ allowHalfOpen: true }, (sock) => this.onClient(sock));
       server.maxConnections = MAX_CLIENTS;
       server.once('error', reject);
       // bind() creates the socket file with 0777 & ~umask: 0600 from its first moment, whatever the
@@ -225,7 +226,7 @@ export class ControlServer {
 /** Whether something accepts connections at `path` (a live tsinit). */
 function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = net.connect({ path });
+    const sock = loadNet().connect({ path });
     sock.unref();
     const done = (live: boolean) => {
       clearTimeout(timer);
@@ -237,4 +238,8 @@ function answers(path: string): Promise<boolean> {
     sock.on('connect', () => done(true));
     sock.on('error', (e: NodeJS.ErrnoException) => done(e.code !== 'ECONNREFUSED' && e.code !== 'ENOENT'));
   });
+}
+
+function loadNet(): typeof net {
+  return require('node:net') as typeof net;
 }

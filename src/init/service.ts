@@ -203,6 +203,9 @@ export class Service {
     this.running = true;
     this.startedAt = now();
     events.emit({ type: 'started', role: 'service', pid: child.pid, command: cfg.command.join(' ') });
+    // Signal 0 (no signal, only the permission check) runs the forwarding path once, koffi's
+    // calls included, so that the first real signal does not pay for its first use.
+    this.send(0);
     this.watch?.started(child.pid);
     if (process.env.TSINIT_FAILPOINT === 'service-started') {
       // Fault injection for the never-crash test: an exception nobody catches, as a bug would throw.
@@ -391,11 +394,12 @@ export class Service {
   stop(reason: string, signal: number): void {
     if (this.stopRequest) return;
     this.stopRequest = { reason, signal };
+    // The signal first: the rest is bookkeeping the service need not wait for.
+    const child = this.child && this.running ? this.child : null;
+    if (child) this.send(signal);
     this.stopAsked.abort();
     this.watch?.stopping();
-    if (!this.child || !this.running) return;
-    this.deps.events.emit({ type: 'stopping', reason, signal, pid: this.child.pid });
-    this.send(signal);
+    if (child) this.deps.events.emit({ type: 'stopping', reason, signal, pid: child.pid });
   }
 
   /** SIGKILL the incarnation, its group and its main process whatever --signal-main-only says. */

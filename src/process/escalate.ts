@@ -26,6 +26,7 @@ export interface EscalateOptions {
 /** Asks, kills at the deadline unless gone first, and resolves once gone: 'gone' or 'killed'. */
 export async function escalate(target: Stoppable, o: EscalateOptions): Promise<'gone' | 'killed'> {
   const clock = o.clock ?? realClock;
+  target.ask(); // first: the signal should not wait for the bookkeeping below
   const wait = new AbortController();
   const stopWaiting = () => wait.abort();
   let gone = false;
@@ -37,7 +38,6 @@ export async function escalate(target: Stoppable, o: EscalateOptions): Promise<'
   if (o.hurry?.aborted) stopWaiting();
   else o.hurry?.addEventListener('abort', stopWaiting, { once: true });
   try {
-    target.ask();
     await clock.sleep(Math.max(0, o.killAt - clock.now()), wait.signal);
     // An end that came in the same turn as the hurry is seen first: no reason to kill.
     await Promise.resolve();

@@ -5,7 +5,7 @@
 import { test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { cleanEnv, Result, ROOT, run, tempDir, TSINIT } from '../helpers/harness';
@@ -455,7 +455,8 @@ function runCopy(dir: string, args: string[]): Promise<Result> {
 function installCopy(fakePty?: string): string {
   const dir = tempDir();
   mkdirSync(join(dir, 'dist'));
-  copyFileSync(join(ROOT, 'dist', 'tsinit.js'), join(dir, 'dist', 'tsinit.js'));
+  // the loader, the bundle and its code cache
+  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(join(ROOT, 'node_modules', 'koffi'), join(dir, 'node_modules', 'koffi'));
   if (fakePty !== undefined) {
