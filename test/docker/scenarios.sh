@@ -316,7 +316,7 @@ s_ctl_restart() {
   local c out js
   c=$(start_service ctl-restart -e TSINIT_VERBOSE=1 "$IMG" t-signals) || { echo "$c"; return 1; }
   out=$(docker exec "$c" tsinit ctl restart 2>&1) || fail "tsinit ctl restart failed: $out" || return 1
-  expect_grep '^stopping service \(pid [0-9]+\): restart asked through the control socket; sending SIGTERM$' "$out" "ctl restart's line" || return 1
+  expect_grep '^restarting service \(pid [0-9]+\) as asked; sending SIGTERM$' "$out" "ctl restart's line" || return 1
   wait_until 20 "a second 'ready'" ready_at_least "$c" 2 || { logs_of "$c" | tail -8; return 1; }
   expect_grep '^got TERM$' "$(logs_of "$c")" "the stop signal reached the service" || return 1
   js=$(docker exec "$c" tsinit status --json) || fail "tsinit status failed" || return 1
