@@ -195,6 +195,10 @@ export class Tee {
   /** the fd failed for good (EPIPE, EBADF, ...): everything from then on is missed */
   failure: string | null = null;
   private closed = false;
+  /** the writer thread has started (under heavy load that can take a while) */
+  private online = false;
+  /** settle() is to give up now (logd was told to stop) */
+  private hurried = false;
 
   constructor(
     readonly fd: number,
@@ -206,6 +210,7 @@ export class Tee {
       // be touched (it would make the shared pipe non-blocking).
       this.worker = new Worker(WRITER, { eval: true, workerData: { sab: this.ring.sab, capacity, fd }, stdout: true, stderr: true });
       this.worker.unref();
+      this.worker.on('online', () => (this.online = true));
       this.worker.on('message', (code: string) => (this.failure = code));
       this.worker.on('error', (e) => (this.failure = e.message));
     } catch (e) {
@@ -225,7 +230,8 @@ export class Tee {
 
   /**
    * At the end of the run: waits while the copy makes progress (at most `maxMs` in all, and no more
-   * than `stallMs` without progress), then gives up what is left. Returns what was missed.
+   * than `stallMs` without progress once the writer thread runs), then gives up what is left.
+   * hurry() ends the wait at once. Returns what was missed.
    */
   async settle(stallMs = 250, maxMs = 1000): Promise<{ bytes: number; lines: number; failure: string | null }> {
     this.closed = true;
@@ -233,10 +239,11 @@ export class Tee {
     const deadline = Date.now() + maxMs;
     let lastUsed = this.ring.used();
     let lastProgress = Date.now();
-    while (this.ring.used() > 0 && !this.failed && Date.now() < deadline && Date.now() - lastProgress < stallMs) {
+    while (this.ring.used() > 0 && !this.failed && !this.hurried && Date.now() < deadline && Date.now() - lastProgress < stallMs) {
       await new Promise((r) => setTimeout(r, 5));
       const used = this.ring.used();
-      if (used !== lastUsed) lastProgress = Date.now();
+      // A writer that has not started yet is slow, not stalled.
+      if (used !== lastUsed || !this.online) lastProgress = Date.now();
       lastUsed = used;
     }
     // A message from the worker may still be on its way: the failure flag in shared memory is not.
@@ -246,5 +253,10 @@ export class Tee {
     }
     this.dropper.abandon(this.ring.used(), this.ring.pendingLines());
     return { ...this.dropper.totals(), failure: this.failure };
+  }
+
+  /** Ends a settle() in progress at once (what is left is counted as missed). */
+  hurry(): void {
+    this.hurried = true;
   }
 }
