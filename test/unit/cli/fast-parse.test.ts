@@ -42,9 +42,11 @@ const SAMPLES: Record<string, string[]> = {
   timeoutMs: ['10m', '90'],
   pdeathsig: ['KILL', 'SIGTERM'],
   events: ['fd:3', '/tmp/events.jsonl'],
+  logStdout: ['json', 'raw'],
+  controlSocket: ['/run/app/control.sock', 'off'],
 };
 /** Options that are valid only together with another one. */
-const NEEDS: Record<string, string[]> = { pidfile: ['--daemon'] };
+const NEEDS: Record<string, string[]> = { pidfile: ['--daemon'], logStdout: ['--log-dir', '/d'] };
 const FLAG_TEXTS = ['1', '0', 'yes', 'off', 'TRUE', ''];
 
 const longOf = (spec: OptionSpec) => /--[a-z0-9-]+/.exec(spec.flags)![0];
@@ -75,6 +77,8 @@ function cliForms(spec: OptionSpec): string[][] {
   const extra = NEEDS[spec.key] ?? [];
   if (spec.kind === 'flag') return [[long], ...(short ? [[short]] : [])].map((f) => [...extra, ...f]);
   const [a, b] = SAMPLES[spec.key];
+  // an optional value ("--log-stdout[=MODE]") comes only with "="; bare, the option takes no word
+  if (spec.bare !== undefined) return [[`${long}=${a}`], [`${long}=${b}`], [long], [`${long}=${a}`, long]].map((f) => [...extra, ...f]);
   const forms = [[long, a], [`${long}=${a}`], [long, b], [`${long}=${b}`]];
   if (short) forms.push([short, a], [short, b]);
   if (spec.kind === 'list') forms.push([long, a, long, b], [`${long}=${a}`, ...(short ? [short, b] : [long, b])]);
@@ -114,7 +118,7 @@ test('every environment twin: both parsers agree, alone and under a command-line
       for (const form of cliForms(spec).slice(0, 1)) agree([...form, 'svc'], { [name]: text });
     }
     if (spec.kind !== 'flag' && spec.key !== 'user' && spec.key !== 'logger' && spec.key !== 'logDir' && spec.key !== 'healthCmd'
-      && spec.key !== 'watchdogFile' && spec.key !== 'pidfile' && spec.key !== 'events') {
+      && spec.key !== 'watchdogFile' && spec.key !== 'pidfile' && spec.key !== 'events' && spec.key !== 'controlSocket') {
       const r = agree([...extra, '--', 'svc'], { [name]: 'not-a-valid-value' });
       assert.ok(!r.ok && r.error.startsWith(`${name}: `), `${name}: ${JSON.stringify(r)}`);
     }
