@@ -13,6 +13,7 @@ import { lastSeqInTail, LineSplitter, RecordSink, streamKey } from './records';
 import { CURRENT, filesToPrune, rotatedFiles, rotatedName, rotationTime } from './rotate';
 import { SIGHUP, SIGINT, SIGTERM } from '../signals';
 import { Tee } from './tee';
+import { exitHard } from '../sys/libc';
 
 const EXIT_OK = 0;
 const EXIT_LOST = 1;
@@ -711,5 +712,7 @@ export async function runLogd(args: string[], onSignal: (h: (sig: number) => voi
     }
   }
   process.off('beforeExit', onBeforeExit);
+  // A copy's thread blocked in a write to a stdout nobody reads would hold process.exit() forever.
+  if (logd.tees.some((t) => t.stuck)) exitHard(result);
   return result;
 }

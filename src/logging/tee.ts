@@ -80,6 +80,7 @@ const W = 0; // next byte the producer writes
 const R = 1; // next byte the consumer writes out
 const USED = 2; // bytes in the ring (the consumer waits on it)
 const STATE = 3; // RUN, CLOSING (consumer exits when empty), FAILED (consumer gave up)
+const IN_WRITE = 4; // 1 while the consumer is inside write(2)
 const RUN = 0;
 const CLOSING = 1;
 const FAILED = 2;
@@ -173,15 +174,18 @@ for (;;) {
   const r = Atomics.load(ctl, ${R});
   const len = Math.min(used, capacity - r, 1 << 20);
   let n;
+  Atomics.store(ctl, ${IN_WRITE}, 1);
   try {
     n = fs.writeSync(fd, data, r, len);
   } catch (e) {
+    Atomics.store(ctl, ${IN_WRITE}, 0);
     if (e.code === 'EAGAIN') { Atomics.wait(nap, 0, 0, 10); continue; }
     if (e.code === 'EINTR') continue;
     Atomics.store(ctl, ${STATE}, ${FAILED});
     parentPort.postMessage(e.code || String(e.message));
     break;
   }
+  Atomics.store(ctl, ${IN_WRITE}, 0);
   Atomics.store(ctl, ${R}, (r + n) % capacity);
   Atomics.sub(ctl, ${USED}, n);
 }
@@ -253,6 +257,14 @@ export class Tee {
     }
     this.dropper.abandon(this.ring.used(), this.ring.pendingLines());
     return { ...this.dropper.totals(), failure: this.failure };
+  }
+
+  /**
+   * The writer thread is stuck inside write(2) (a stdout nobody reads). process.exit() would wait
+   * for that thread forever: the process must end with _exit(2).
+   */
+  get stuck(): boolean {
+    return Atomics.load(this.ring.ctl, IN_WRITE) === 1;
   }
 
   /** Ends a settle() in progress at once (what is left is counted as missed). */

@@ -643,3 +643,12 @@ export function peerCredentials(fd: number): { pid: number; uid: number; gid: nu
   check('getsockopt', getsockoptFn(fd, SOL_SOCKET, SO_PEERCRED, cred, len) as number);
   return { pid: cred.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(8) };
 }
+
+/**
+ * _exit(2), loading the C library if nothing did yet: for a process with a thread blocked in a
+ * system call (logd's copy to a stdout nobody reads), which process.exit() would wait for forever.
+ */
+export function exitHard(code: number): never {
+  optional('exit')?.(code);
+  process.exit(code);
+}
