@@ -60,9 +60,11 @@ export function fastParse(args: readonly string[]): FastParse | null {
       given.set(spec, true);
       continue;
     }
-    if (value === undefined) {
-      // "--log-stdout" bare: its value comes only with "=", which commander's path expands
-      if (spec.bare !== undefined) return null;
+    if (value === undefined && spec.bare !== undefined) {
+      // "--log-stdout" bare: its value comes only with "=", so bare it is the bare value (as
+      // expandBareFlags makes it for commander), and the next word is not taken
+      value = spec.bare;
+    } else if (value === undefined) {
       value = args[++i];
       // missing, or a value that looks like an option: commander decides what that means
       if (value === undefined || value.startsWith('-')) return null;

@@ -13,6 +13,7 @@ import { lastSeqInTail, LineSplitter, RecordSink, streamKey } from './records';
 import { CURRENT, filesToPrune, rotatedFiles, rotatedName, rotationTime } from './rotate';
 import { SIGHUP, SIGINT, SIGTERM } from '../signals';
 import { Tee } from './tee';
+import { exitHard } from '../sys/libc';
 
 const EXIT_OK = 0;
 const EXIT_LOST = 1;
@@ -779,7 +780,12 @@ export async function runLogd(args: string[], onSignal: (h: (sig: number) => voi
     return EXIT_USAGE;
   }
   const logd = new Logd(opts);
-  onSignal((sig) => logd.onSignal(sig));
+  let settling = false;
+  onSignal((sig) => {
+    // Told to stop while the copy to stdout catches up: the files are done, the copy gives up now.
+    if (settling && (sig === SIGTERM || sig === SIGINT)) for (const tee of logd.tees) tee.hurry();
+    logd.onSignal(sig);
+  });
   // A bug must not look like a clean exit: one line, and the usage/internal status.
   process.on('uncaughtException', (e) => {
     say(`internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
@@ -795,14 +801,18 @@ export async function runLogd(args: string[], onSignal: (h: (sig: number) => voi
   };
   process.on('beforeExit', onBeforeExit);
   result = await logd.run();
-  for (const tee of logd.tees) {
-    // Best effort: a stdout that does not keep up costs a moment here, never the files.
-    const missed = await tee.settle();
+  // Best effort: a stdout that does not keep up costs a moment here (at most 1 s), never the files.
+  settling = true;
+  const settled = await Promise.all(logd.tees.map((tee) => tee.settle()));
+  for (const [i, tee] of logd.tees.entries()) {
+    const missed = settled[i];
     if (missed.bytes > 0) {
       const why = missed.failure ? `it failed (${missed.failure})` : 'it did not keep up';
       say(`the copy to ${tee.fd === 1 ? 'stdout' : 'stderr'} missed ${missed.lines} lines (${formatBytes(missed.bytes)}): ${why}; ${opts.dir} has every line`);
     }
   }
   process.off('beforeExit', onBeforeExit);
+  // A copy's thread blocked in a write to a stdout nobody reads would hold process.exit() forever.
+  if (logd.tees.some((t) => t.stuck)) exitHard(result);
   return result;
 }

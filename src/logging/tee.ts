@@ -80,6 +80,7 @@ const W = 0; // next byte the producer writes
 const R = 1; // next byte the consumer writes out
 const USED = 2; // bytes in the ring (the consumer waits on it)
 const STATE = 3; // RUN, CLOSING (consumer exits when empty), FAILED (consumer gave up)
+const IN_WRITE = 4; // 1 while the consumer is inside write(2)
 const RUN = 0;
 const CLOSING = 1;
 const FAILED = 2;
@@ -173,15 +174,18 @@ for (;;) {
   const r = Atomics.load(ctl, ${R});
   const len = Math.min(used, capacity - r, 1 << 20);
   let n;
+  Atomics.store(ctl, ${IN_WRITE}, 1);
   try {
     n = fs.writeSync(fd, data, r, len);
   } catch (e) {
+    Atomics.store(ctl, ${IN_WRITE}, 0);
     if (e.code === 'EAGAIN') { Atomics.wait(nap, 0, 0, 10); continue; }
     if (e.code === 'EINTR') continue;
     Atomics.store(ctl, ${STATE}, ${FAILED});
     parentPort.postMessage(e.code || String(e.message));
     break;
   }
+  Atomics.store(ctl, ${IN_WRITE}, 0);
   Atomics.store(ctl, ${R}, (r + n) % capacity);
   Atomics.sub(ctl, ${USED}, n);
 }
@@ -195,6 +199,10 @@ export class Tee {
   /** the fd failed for good (EPIPE, EBADF, ...): everything from then on is missed */
   failure: string | null = null;
   private closed = false;
+  /** the writer thread has started (under heavy load that can take a while) */
+  private online = false;
+  /** settle() is to give up now (logd was told to stop) */
+  private hurried = false;
 
   constructor(
     readonly fd: number,
@@ -206,6 +214,7 @@ export class Tee {
       // be touched (it would make the shared pipe non-blocking).
       this.worker = new Worker(WRITER, { eval: true, workerData: { sab: this.ring.sab, capacity, fd }, stdout: true, stderr: true });
       this.worker.unref();
+      this.worker.on('online', () => (this.online = true));
       this.worker.on('message', (code: string) => (this.failure = code));
       this.worker.on('error', (e) => (this.failure = e.message));
     } catch (e) {
@@ -225,7 +234,8 @@ export class Tee {
 
   /**
    * At the end of the run: waits while the copy makes progress (at most `maxMs` in all, and no more
-   * than `stallMs` without progress), then gives up what is left. Returns what was missed.
+   * than `stallMs` without progress once the writer thread runs), then gives up what is left.
+   * hurry() ends the wait at once. Returns what was missed.
    */
   async settle(stallMs = 250, maxMs = 1000): Promise<{ bytes: number; lines: number; failure: string | null }> {
     this.closed = true;
@@ -233,10 +243,11 @@ export class Tee {
     const deadline = Date.now() + maxMs;
     let lastUsed = this.ring.used();
     let lastProgress = Date.now();
-    while (this.ring.used() > 0 && !this.failed && Date.now() < deadline && Date.now() - lastProgress < stallMs) {
+    while (this.ring.used() > 0 && !this.failed && !this.hurried && Date.now() < deadline && Date.now() - lastProgress < stallMs) {
       await new Promise((r) => setTimeout(r, 5));
       const used = this.ring.used();
-      if (used !== lastUsed) lastProgress = Date.now();
+      // A writer that has not started yet is slow, not stalled.
+      if (used !== lastUsed || !this.online) lastProgress = Date.now();
       lastUsed = used;
     }
     // A message from the worker may still be on its way: the failure flag in shared memory is not.
@@ -246,5 +257,18 @@ export class Tee {
     }
     this.dropper.abandon(this.ring.used(), this.ring.pendingLines());
     return { ...this.dropper.totals(), failure: this.failure };
+  }
+
+  /**
+   * The writer thread is stuck inside write(2) (a stdout nobody reads). process.exit() would wait
+   * for that thread forever: the process must end with _exit(2).
+   */
+  get stuck(): boolean {
+    return Atomics.load(this.ring.ctl, IN_WRITE) === 1;
+  }
+
+  /** Ends a settle() in progress at once (what is left is counted as missed). */
+  hurry(): void {
+    this.hurried = true;
   }
 }

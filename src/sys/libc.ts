@@ -833,3 +833,12 @@ export function tgkill(tgid: number, tid: number, sig: number): boolean {
 export function tryKill(pid: number, sig: number): boolean {
   return Number(c.kill(pid, sig)) === 0;
 }
+
+/**
+ * _exit(2), loading the C library if nothing did yet: for a process with a thread blocked in a
+ * system call (logd's copy to a stdout nobody reads), which process.exit() would wait for forever.
+ */
+export function exitHard(code: number): never {
+  optional('exit')?.(code);
+  process.exit(code);
+}

@@ -297,13 +297,13 @@ s_healthcheck() {
 healthcheck_steps() {
   local img=$1 c=$2 js
   drun -d --name "$c" -e TSINIT_HEALTH_CMD='test -e /tmp/ok' -e TSINIT_HEALTH_INTERVAL=300ms \
-    -e TSINIT_HEALTH_FAILURES=10 -e TSINIT_RESTART=on-failure -e TSINIT_VERBOSE=1 \
+    -e TSINIT_HEALTH_FAILURES=20 -e TSINIT_RESTART=on-failure -e TSINIT_VERBOSE=1 \
     "$img" sh -c 'touch /tmp/ok; echo ready; exec sleep 100000' >/dev/null || fail "docker run failed" || return 1
   wait_until 30 "docker inspect: healthy" health_is "$c" healthy || { health_log "$c"; logs_of "$c" | tail -5; return 1; }
   expect_grep '^0 healthy: running \(pid [0-9]+, up [0-9]+s, ready, health-cmd passing\)' "$(health_log "$c")" "the health log" || return 1
   docker exec "$c" rm /tmp/ok || fail "docker exec rm failed" || return 1
   wait_until 30 "docker inspect: unhealthy" health_is "$c" unhealthy || { health_log "$c"; logs_of "$c" | tail -5; return 1; }
-  expect_grep '1 unhealthy: health-cmd probe failing \([0-9]+/10\)' "$(health_log "$c")" "the health log" || return 1
+  expect_grep '1 unhealthy: health-cmd probe failing \([0-9]+/20\)' "$(health_log "$c")" "the health log" || return 1
   wait_until 30 "docker inspect: healthy after the restart" health_is "$c" healthy || { health_log "$c"; logs_of "$c" | tail -8; return 1; }
   js=$(docker exec "$c" tsinit status --json) || fail "tsinit status --json failed: $js" || return 1
   expect_eq "$(json_field "$js" restarts)" 1 "restarts in tsinit status" || return 1

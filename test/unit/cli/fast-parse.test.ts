@@ -44,10 +44,10 @@ const SAMPLES: Record<string, string[]> = {
   pdeathsig: ['KILL', 'SIGTERM'],
   events: ['fd:3', '/tmp/events.jsonl'],
   logStdout: ['json', 'raw'],
-  controlSocket: ['/tmp/ctl.sock', 'off'],
+  controlSocket: ['/run/app/control.sock', 'off'],
 };
 /** Options that are valid only together with another one. */
-const NEEDS: Record<string, string[]> = { pidfile: ['--daemon'], logStdout: ['--log-dir', '/tmp/logs'] };
+const NEEDS: Record<string, string[]> = { pidfile: ['--daemon'], logStdout: ['--log-dir', '/d'] };
 const FLAG_TEXTS = ['1', '0', 'yes', 'off', 'TRUE', ''];
 
 const longOf = (spec: OptionSpec) => /--[a-z0-9-]+/.exec(spec.flags)![0];
@@ -78,8 +78,8 @@ function cliForms(spec: OptionSpec): string[][] {
   const extra = NEEDS[spec.key] ?? [];
   if (spec.kind === 'flag') return [[long], ...(short ? [[short]] : [])].map((f) => [...extra, ...f]);
   const [a, b] = SAMPLES[spec.key];
-  // an optional value ("--log-stdout [MODE]") comes only with "=": the bare flag, or --flag=V
-  if (spec.bare !== undefined) return [[long], [`${long}=${a}`], [`${long}=${b}`]].map((f) => [...extra, ...f]);
+  // an optional value ("--log-stdout[=MODE]") comes only with "="; bare, the option takes no word
+  if (spec.bare !== undefined) return [[`${long}=${a}`], [`${long}=${b}`], [long], [`${long}=${a}`, long]].map((f) => [...extra, ...f]);
   const forms = [[long, a], [`${long}=${a}`], [long, b], [`${long}=${b}`]];
   if (short) forms.push([short, a], [short, b]);
   if (spec.kind === 'list') forms.push([long, a, long, b], [`${long}=${a}`, ...(short ? [short, b] : [long, b])]);
