@@ -10,7 +10,7 @@
 //
 // parseNotify is pure; NotifySocket owns the fd and the socket file.
 import { now } from '../clock';
-import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as libc from '../sys/libc';
@@ -125,6 +125,8 @@ export function execWithWatchdogPid(argv: string[]): string[] {
 
 /**
  * Where to put the socket: /run/tsinit (created 0755) when writable, else a directory in the temp dir.
+ * Either may exist already and belong to another user (root made it, this is a user or root of a
+ * user namespace): then it is not used.
  * The name carries tsinit's pid so that two tsinits never share one; a socket left by an earlier run
  * with the same pid (PID 1 after a container restart) is replaced by NotifySocket.open.
  */
@@ -132,6 +134,7 @@ export function defaultNotifyPath(): string {
   for (const dir of ['/run/tsinit', join(tmpdir(), `tsinit-${process.getuid?.() ?? 0}`)]) {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o755 });
+      accessSync(dir, constants.W_OK | constants.X_OK);
       return join(dir, `notify.${process.pid}.sock`);
     } catch {
       // not writable: next
