@@ -17,10 +17,6 @@ export const ROOT = resolve(__dirname, '../../..');
 export const TSINIT = join(ROOT, 'bin/tsinit');
 /** The shell helpers (test/helpers/*.sh) */
 export const HELPERS = join(ROOT, 'test/helpers');
-/** The compiled Node helpers (test/helpers/*.ts, built to build/test/helpers/*.js) */
-export const NODE_HELPERS = join(ROOT, 'build/test/helpers');
-/** The project's libc module, built: what a Node helper script may use for what Node lacks */
-export const LIBC_JS = join(ROOT, 'build/src/sys/libc.js');
 
 /** The longest any single wait of these tests lasts before it fails and says what it saw. */
 export const WAIT_MS = 60_000;
@@ -71,7 +67,7 @@ function notRegistered(needs: string, name: string): void {
 }
 
 const NEEDS_ROOT = `root: this is uid ${process.getuid?.()}; run npm test as root to run them`;
-const NEEDS_PID1 = () => `tsinit as PID 1 of a new PID namespace: ${PID1.refused}`;
+const NEEDS_NAMESPACES = () => `new namespaces (tsinit as PID 1 of a PID namespace, a private mount): ${PID1.refused}`;
 
 function register(name: string, a: TestOptions | TestFn, b?: TestFn): void {
   if (typeof a === 'function') test(name, a);
@@ -82,9 +78,12 @@ function register(name: string, a: TestOptions | TestFn, b?: TestFn): void {
 export function pid1Test(name: string, fn: TestFn): void;
 export function pid1Test(name: string, opts: TestOptions, fn: TestFn): void;
 export function pid1Test(name: string, a: TestOptions | TestFn, b?: TestFn): void {
-  if (PID1.refused !== null) notRegistered(NEEDS_PID1(), name);
+  if (PID1.refused !== null) notRegistered(NEEDS_NAMESPACES(), name);
   else register(name, a, b);
 }
+
+/** A test that mounts in a private mount namespace (inPrivateMount): registered wherever PID 1 tests are. */
+export const privateMountTest = pid1Test;
 
 /** A test that needs real root (its name says so): registered only as root. */
 export function rootTest(name: string, fn: TestFn): void;
@@ -92,7 +91,7 @@ export function rootTest(name: string, opts: TestOptions, fn: TestFn): void;
 export function rootTest(name: string, a: TestOptions | TestFn, b?: TestFn): void {
   if (!name.includes('(needs root)')) throw new Error(`a root-only test says "(needs root)" in its name: ${name}`);
   if (!IS_ROOT) notRegistered(NEEDS_ROOT, name);
-  else if (PID1.refused !== null) notRegistered(NEEDS_PID1(), name);
+  else if (PID1.refused !== null) notRegistered(NEEDS_NAMESPACES(), name);
   else register(name, a, b);
 }
 
@@ -125,6 +124,14 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 export function asPid1(argv: string[]): string[] {
   if (PID1.prefix === null) throw new Error(`cannot start a PID namespace: ${PID1.refused}`);
   return [...PID1.prefix, ...argv];
+}
+
+/**
+ * The argv that runs `argv` in a private mount namespace (where it may mount a tmpfs), as root or,
+ * for another user, as root of a new user namespace.
+ */
+export function inPrivateMount(argv: string[]): string[] {
+  return ['unshare', ...(IS_ROOT ? [] : ['--user', '--map-root-user']), '--mount', '--propagation', 'private', ...argv];
 }
 
 const clip = (s: string, n = 2000) => (s.length > n ? `...${s.slice(-n)}` : s);
