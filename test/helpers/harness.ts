@@ -143,7 +143,7 @@ export class Running {
   private listeners: Array<() => void> = [];
   private ended = false;
 
-  constructor(readonly proc: ChildProcess, private readonly pid1: boolean, argv: string[], deadlineMs = RUN_MS) {
+  constructor(readonly proc: ChildProcess, private readonly pid1 = true, argv: string[] = proc.spawnargs, deadlineMs = RUN_MS) {
     proc.stdout!.on('data', (d) => {
       this.stdout += d;
       this.notify();
