@@ -8,7 +8,7 @@
 import { test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import {
@@ -338,8 +338,8 @@ function runCopy(dir: string, args: string[]): Promise<Result> {
 /** A copy of the bundle beside a node_modules with koffi and, if given, a node-pty of our own. */
 function installCopy(fakePty?: string): string {
   const dir = tempDir();
-  mkdirSync(join(dir, 'dist'));
-  copyFileSync(join(ROOT, 'dist', 'tsinit.js'), join(dir, 'dist', 'tsinit.js'));
+  // all of dist/: the bundle may be more than one file (a loader and what it loads)
+  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(join(ROOT, 'node_modules', 'koffi'), join(dir, 'node_modules', 'koffi'));
   if (fakePty !== undefined) {
