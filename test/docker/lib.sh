@@ -131,14 +131,20 @@ stop_engine() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# The base image, node:20-bookworm-slim. Where the real one exists (pulled on a machine with a
-# registry), it is used as it is. Here there is no registry, so one is made: a Debian bookworm
-# minbase rootfs (debootstrap from the mirror apt is configured with) plus this machine's node and npm,
-# imported and tagged with the same name, so Dockerfile.test stays unchanged. It is cached as a
-# `docker save` tar, keyed by the node version, and loaded from there next time.
-BASE_IMAGE=node:20-bookworm-slim
+# The base image, node:24-bookworm-slim (Node 24, the current LTS). Where the real one exists (pulled
+# on a machine with a registry), it is used as it is. Here there is no registry, so one is made: a
+# Debian bookworm minbase rootfs (debootstrap from the mirror apt is configured with) plus the
+# official Node 24 binary from the npm registry (test/helpers/node-dist.sh, cached) and this machine's
+# npm, imported and tagged with the same name, so Dockerfile.test stays unchanged. It is cached as a
+# `docker save` tar, keyed by the node version, and loaded from there next time: once both caches
+# are there, nothing is downloaded.
+BASE_IMAGE=node:24-bookworm-slim
+BASE_NODE_MAJOR=24
 BASE_CACHE_DIR=${TSINIT_TEST_CACHE:-/var/cache/tsinit-docker-test}
-BASE_KEY="bookworm-minbase-node-$(node -p process.version)-$(uname -m)"
+BASE_NODE_BIN=$(bash "$(dirname "${BASH_SOURCE[0]}")/../helpers/node-dist.sh" "$BASE_NODE_MAJOR") \
+  || die "cannot get Node $BASE_NODE_MAJOR for the base image (test/helpers/node-dist.sh)"
+BASE_NODE_VERSION=$("$BASE_NODE_BIN/node" -p process.version)
+BASE_KEY="bookworm-minbase-node-$BASE_NODE_VERSION-$(uname -m)"
 BASE_TAR="$BASE_CACHE_DIR/$BASE_KEY.tar"
 
 base_label() { docker image inspect -f '{{index .Config.Labels "tsinit.test-base"}}' "$BASE_IMAGE" 2>/dev/null; }
@@ -176,7 +182,7 @@ debian_mirror() {
 make_base_image() {
   local node_bin npm_dir rootfs mirror lib start
   start=$(now_ms)
-  node_bin=$(readlink -f "$(command -v node)")
+  node_bin="$BASE_NODE_BIN/node"
   npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")  # .../node_modules/npm
   [[ -f "$npm_dir/package.json" ]] || die "cannot find npm's package directory (got $npm_dir)"
   command -v debootstrap >/dev/null || {
@@ -208,13 +214,14 @@ make_base_image() {
 
   tar --numeric-owner -C "$rootfs" -c . | docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change "ENV NODE_VERSION=$(node -p 'process.version.slice(1)')" \
+    --change "ENV NODE_VERSION=${BASE_NODE_VERSION#v}" \
     --change "LABEL tsinit.test-base=$BASE_KEY" \
     --change 'CMD ["node"]' \
     - "$BASE_IMAGE" >/dev/null || die "docker import failed"
   rm -rf "$rootfs" "$rootfs.log"  # 200 MB: not kept until the end
   mkdir -p "$BASE_CACHE_DIR"
-  rm -f "$BASE_CACHE_DIR"/*.tar  # older keys
+  # older versions of the same major (a base for another major may still be used by another checkout)
+  find "$BASE_CACHE_DIR" -maxdepth 1 -name "bookworm-minbase-node-v$BASE_NODE_MAJOR.*-$(uname -m).tar" ! -name "$BASE_KEY.tar" -delete
   docker save -o "$BASE_TAR.tmp" "$BASE_IMAGE" && mv "$BASE_TAR.tmp" "$BASE_TAR"
   say "made $BASE_IMAGE in $(( ($(now_ms) - start) / 1000 ))s, cached as $BASE_TAR ($(du -h "$BASE_TAR" | cut -f1))"
 }

@@ -6,7 +6,7 @@
 #                                  (after `node scripts/build.mjs`)
 #
 # Steps: use a Docker engine that answers, or install Debian's docker.io and start dockerd (stopped
-# again at the end); get the base image node:20-bookworm-slim (the real one if present, else one made
+# again at the end); get the base image node:24-bookworm-slim (the real one if present, else one made
 # here with debootstrap and cached under /var/cache, see lib.sh); `npm pack` tsinit into a tarball and
 # build Dockerfile.test with --network none; run the scenarios (scenarios.sh); remove the containers,
 # the image and the files this run made. Prints one PASS/FAIL line per scenario and 'N passed, N failed'.

@@ -1,13 +1,12 @@
 // Black-box tests of the control socket and its clients: tsinit runs as PID 1 of a fresh PID
 // namespace with --control-socket in the test's own directory; `tsinit status|health|ctl` are run as
 // a user would, and what a hostile or clumsy client can do is tried with raw connections.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readlinkSync, symlinkSync, writeFileSync, chmodSync, unlinkSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { cleanEnv, Running, start, TSINIT, tempDir } from '../helpers/harness';
+import { asPid1, cleanEnv, pid1Test, rootTest, Running, start, TSINIT, tempDir } from '../helpers/harness';
 
 interface ClientResult {
   code: number | null;
@@ -60,7 +59,7 @@ function service(dir: string): string[] {
   return ['sh', '-c', `echo $$ >> ${starts}; trap 'echo hup >> ${hups}' HUP; trap 'exit 0' TERM; while :; do sleep 0.05; done`];
 }
 
-test('status, health, ctl signal/restart/stop through the socket; 0600; removed at exit', async () => {
+pid1Test('status, health, ctl signal/restart/stop through the socket; 0600; removed at exit', async () => {
   const dir = tempDir();
   const sock = join(dir, 'run', 'ctl.sock');
   const events = join(dir, 'events.jsonl');
@@ -120,10 +119,10 @@ test('status, health, ctl signal/restart/stop through the socket; 0600; removed 
   assert.match(none.stdout, /^unhealthy: no tsinit answers \(.*ctl\.sock: no such socket\)\n$/);
 });
 
-test('umask 000 still gives a 0600 socket', async () => {
+pid1Test('umask 000 still gives a 0600 socket', async () => {
   const dir = tempDir();
   const sock = join(dir, 'ctl.sock');
-  const argv = ['-c', 'umask 000; exec "$@"', 'sh', 'unshare', '--pid', '--fork', '--mount-proc', TSINIT, '-v', '--control-socket', sock, '--', 'sleep', '1000'];
+  const argv = ['-c', 'umask 000; exec "$@"', 'sh', ...asPid1([TSINIT, '-v', '--control-socket', sock, '--', 'sleep', '1000'])];
   const u = new Running(spawn('sh', argv, { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] }));
   await u.waitFor(/control socket listening/, 'stderr');
   assert.equal(lstatSync(sock).mode & 0o777, 0o600, 'socket');
@@ -131,7 +130,7 @@ test('umask 000 still gives a 0600 socket', async () => {
   await u.result;
 });
 
-test('a stalled client, an oversized request and nonsense never hold tsinit up', async () => {
+pid1Test('a stalled client, an oversized request and nonsense never hold tsinit up', async () => {
   const dir = tempDir();
   const sock = join(dir, 'ctl.sock');
   const t = start(['-v', '--control-socket', sock, '--', 'sleep', '1000']);
@@ -161,7 +160,7 @@ test('a stalled client, an oversized request and nonsense never hold tsinit up',
   assert.equal(existsSync(sock), false);
 });
 
-test('another uid is refused by its credentials even where the socket mode would let it in', async () => {
+rootTest('another uid is refused by its credentials even where the socket mode would let it in (needs root)', async () => {
   const dir = tempDir();
   chmodSync(dir, 0o755);
   const sock = join(dir, 'ctl.sock');
@@ -176,7 +175,7 @@ test('another uid is refused by its credentials even where the socket mode would
   await t.result;
 });
 
-test('at the path: a stale socket is replaced; a live one, a symlink or a file is left alone', async () => {
+pid1Test('at the path: a stale socket is replaced; a live one, a symlink or a file is left alone', async () => {
   const dir = tempDir();
   const sock = join(dir, 'ctl.sock');
   // a tsinit killed with SIGKILL leaves its socket behind
@@ -217,7 +216,7 @@ test('at the path: a stale socket is replaced; a live one, a symlink or a file i
   assert.equal(readFileSync(sock, 'utf8'), 'a file');
 });
 
-test('the default socket: /run/tsinit/control.sock as PID 1 (own /run), none when nested; clients find it', async () => {
+pid1Test('the default socket: /run/tsinit/control.sock as PID 1 (own /run), none when nested; clients find it', async () => {
   const dir = tempDir();
   const out = join(dir, 'out');
   // A private /run, so that this test owns /run/tsinit; tsinit is exec'd as PID 1. The service asks
@@ -226,7 +225,7 @@ test('the default socket: /run/tsinit/control.sock as PID 1 (own /run), none whe
     until "$0" health > ${out}.health; do sleep 0.05; done
     stat -c %a /run/tsinit > ${out}.mode; "$0" status --json > ${out}.status
     "$0" -v -- true 2> ${out}.nested; ls /run/tsinit > ${out}.ls' "$0"`;
-  const p = spawn('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', script, TSINIT], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(asPid1(['sh', '-c', script, TSINIT])[0], asPid1(['sh', '-c', script, TSINIT]).slice(1), { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   p.stderr.on('data', (d) => (stderr += d));
   const code = await new Promise((res) => p.on('close', res));
@@ -263,7 +262,7 @@ async function statusUntil(sock: string, ok: (s: any) => boolean, what: string, 
   }
 }
 
-test('tsinit health follows the probe: starting, healthy, unhealthy while it fails, healthy again', async () => {
+pid1Test('tsinit health follows the probe: starting, healthy, unhealthy while it fails, healthy again', async () => {
   const dir = tempDir();
   const sock = join(dir, 'ctl.sock');
   const ok = join(dir, 'ok');
@@ -294,7 +293,7 @@ test('tsinit health follows the probe: starting, healthy, unhealthy while it fai
   await t.result;
 });
 
-test('a watchdog kill after failed probes: the next incarnation is healthy, status counts the kill', async () => {
+pid1Test('a watchdog kill after failed probes: the next incarnation is healthy, status counts the kill', async () => {
   const dir = tempDir();
   const sock = join(dir, 'ctl.sock');
   const ok = join(dir, 'ok');

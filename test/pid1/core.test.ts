@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HELPERS, run, start, tempDir, until } from '../helpers/harness';
+import { HELPERS, pid1Test, rootTest, run, start, tempDir, until } from '../helpers/harness';
 
 const SIGNALS: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, ABRT: 6, KILL: 9, USR1: 10, SEGV: 11, TERM: 15 };
 
@@ -12,7 +12,7 @@ async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<v
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }
 
-test('exit code passes through for every code 0..255', async () => {
+pid1Test('exit code passes through for every code 0..255', async () => {
   const codes = Array.from({ length: 256 }, (_, i) => i);
   const wrong: string[] = [];
   await inBatches(codes, 8, async (code) => {
@@ -22,25 +22,25 @@ test('exit code passes through for every code 0..255', async () => {
   assert.deepEqual(wrong, []);
 });
 
-test('a service killed by signal N gives 128+N', async () => {
+pid1Test('a service killed by signal N gives 128+N', async () => {
   for (const name of ['TERM', 'KILL', 'HUP', 'QUIT', 'USR1', 'SEGV', 'ABRT']) {
     const r = await run(['--', 'sh', '-c', `kill -${name} $$`]);
     assert.equal(r.code, 128 + SIGNALS[name], `${name}: ${r.stderr}`);
   }
 });
 
-test('the first non-option argument starts the command, without --', async () => {
+pid1Test('the first non-option argument starts the command, without --', async () => {
   const r = await run(['sh', '-c', 'exit 3']);
   assert.equal(r.code, 3);
 });
 
-test('command not found: 127 with one clear line', async () => {
+pid1Test('command not found: 127 with one clear line', async () => {
   const r = await run(['--', 'no-such-command-xyz']);
   assert.equal(r.code, 127);
   assert.equal(r.stderr, 'tsinit: cannot run no-such-command-xyz: command not found\n');
 });
 
-test('not executable: 126; a directory: 126; a bad shebang: 127', async () => {
+pid1Test('not executable: 126; a directory: 126; a bad shebang: 127', async () => {
   const dir = tempDir();
   const plain = join(dir, 'plain');
   writeFileSync(plain, 'echo hi\n');
@@ -68,7 +68,7 @@ test('not executable: 126; a directory: 126; a bad shebang: 127', async () => {
   assert.equal(r.code, 7);
 });
 
-test('usage errors: one line, exit 125, never a stack trace', async () => {
+pid1Test('usage errors: one line, exit 125, never a stack trace', async () => {
   const cases: Array<[string[], Record<string, string>, RegExp]> = [
     [['--bogus', 'true'], {}, /unknown option '--bogus'/],
     [[], {}, /missing command/],
@@ -98,7 +98,7 @@ test('--help documents every option with its environment twin; --version prints 
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
 });
 
-test('status theft: 20 runs of 2,000 orphans exiting as the service exits 42 all give 42', async () => {
+pid1Test('status theft: 20 runs of 2,000 orphans exiting as the service exits 42 all give 42', async () => {
   const codes: number[] = [];
   for (let i = 0; i < 20; i++) {
     const r = await run(['--', join(HELPERS, 'orphans.sh'), '2000', '42', tempDir()]);
@@ -108,7 +108,7 @@ test('status theft: 20 runs of 2,000 orphans exiting as the service exits 42 all
   assert.deepEqual(codes, Array(20).fill(42));
 });
 
-test('5,000 orphans exiting at once while the service runs: all reaped, counted, no zombie left', async () => {
+pid1Test('5,000 orphans exiting at once while the service runs: all reaped, counted, no zombie left', async () => {
   const r = await run(['-v', '--', join(HELPERS, 'orphans.sh'), '5000', '0', tempDir(), 'keep']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /orphans released\nno zombies\n/);
@@ -116,7 +116,7 @@ test('5,000 orphans exiting at once while the service runs: all reaped, counted,
   assert.match(r.stderr, /reaped 5000 orphan\(s\)/);
 });
 
-test('every forwarded signal reaches the service', async () => {
+pid1Test('every forwarded signal reaches the service', async () => {
   const names = ['HUP', 'TRAP', 'ABRT', 'USR1', 'USR2', 'ALRM', 'STKFLT', 'CONT', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO', 'PWR', 'SYS'];
   const t = start(['--', join(HELPERS, 'signals.sh')]);
   await t.waitFor(/ready/);
@@ -136,15 +136,16 @@ function grandchildService(out: string): string[] {
   return ['sh', '-c', `OUT=${out} ${join(HELPERS, 'signals.sh')} > ${out}.ready & echo started; wait`];
 }
 
-test('signals go to the whole process group by default, to the main process with --signal-main-only', async () => {
+pid1Test('signals go to the whole process group by default, to the main process with --signal-main-only', async () => {
   for (const mainOnly of [false, true]) {
     const out = join(tempDir(), 'got');
     const t = start([...(mainOnly ? ['--signal-main-only'] : []), '--kill-after', '200ms', '--', ...grandchildService(out)]);
     await t.waitFor(/started/);
     // The grandchild's traps are in place once it says so.
-    await until(() => readGot(`${out}.ready`)!.startsWith('ready'));
+    await until('the grandchild to say its traps are set', () => readGot(`${out}.ready`)!.startsWith('ready'),
+      { saw: () => readGot(`${out}.ready`) });
     process.kill(t.tsinitPid(true), 'SIGUSR2');
-    if (!mainOnly) await until(() => readGot(out)!.includes('got USR2'));
+    if (!mainOnly) await until('the grandchild to get USR2', () => readGot(out)!.includes('got USR2'), { saw: () => readGot(out) });
     process.kill(t.tsinitPid(true), 'SIGTERM');
     const r = await t.result;
     assert.ok(r.code !== null);
@@ -161,7 +162,7 @@ function readGot(path: string): string | null {
   }
 }
 
-test('--rewrite changes a signal and drops one rewritten to none', async () => {
+pid1Test('--rewrite changes a signal and drops one rewritten to none', async () => {
   const t = start(['-r', 'USR1:USR2', '--rewrite', 'HUP:none', '--', join(HELPERS, 'signals.sh')]);
   await t.waitFor(/ready/);
   const pid = t.tsinitPid(true);
@@ -173,14 +174,14 @@ test('--rewrite changes a signal and drops one rewritten to none', async () => {
   assert.doesNotMatch(r.stdout, /got HUP|got USR1/);
 });
 
-test('TERM can be rewritten to the signal a service stops on (QUIT for nginx)', async () => {
+pid1Test('TERM can be rewritten to the signal a service stops on (QUIT for nginx)', async () => {
   const t = start(['--rewrite', 'TERM:QUIT', '--', 'sh', '-c', 'trap "exit 9" QUIT; echo ready; while :; do sleep 0.05; done']);
   await t.waitFor(/ready/);
   process.kill(t.tsinitPid(true), 'SIGTERM');
   assert.equal((await t.result).code, 9);
 });
 
-test('a service that ignores SIGTERM is killed after --kill-after: exit 137', async () => {
+pid1Test('a service that ignores SIGTERM is killed after --kill-after: exit 137', async () => {
   const t = start(['-v', '--kill-after', '300ms', '--', 'sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 0.05; done']);
   await t.waitFor(/ready/);
   process.kill(t.tsinitPid(true), 'SIGTERM');
@@ -190,7 +191,7 @@ test('a service that ignores SIGTERM is killed after --kill-after: exit 137', as
   assert.match(r.stderr, /still running 300ms after the stop signal; sending SIGKILL/);
 });
 
-test('a second SIGINT during the stop kills at once (double Ctrl-C)', async () => {
+pid1Test('a second SIGINT during the stop kills at once (double Ctrl-C)', async () => {
   const t = start(['-v', '--kill-after', '1h', '--', 'sh', '-c', 'trap "" INT TERM; echo ready; while :; do sleep 0.05; done']);
   await t.waitFor(/ready/);
   const pid = t.tsinitPid(true);
@@ -202,7 +203,7 @@ test('a second SIGINT during the stop kills at once (double Ctrl-C)', async () =
   assert.match(r.stderr, /second SIGINT during the stop; sending SIGKILL/);
 });
 
-test('a background child left behind gets SIGTERM and is reaped before tsinit exits', async () => {
+pid1Test('a background child left behind gets SIGTERM and is reaped before tsinit exits', async () => {
   const out = join(tempDir(), 'left');
   const script = `sh -c 'trap "echo term > ${out}; exit 0" TERM; while :; do sleep 0.05; done' & sleep 0.2; exit 5`;
   const r = await run(['-v', '--', 'sh', '-c', script]);
@@ -210,13 +211,14 @@ test('a background child left behind gets SIGTERM and is reaped before tsinit ex
   assert.equal(readFileSync(out, 'utf8'), 'term\n');
 });
 
-test('stdin passes through to the service', async () => {
+pid1Test('stdin passes through to the service', async () => {
   const r = await run(['--', 'sh'], { input: 'exit 3\n' });
   assert.equal(r.code, 3);
 });
 
-test('the service sees only fds 0, 1, 2, in its own process group', async () => {
-  const r = await run(['--', 'sh', '-c', 'ls /proc/$$/fd; ps -o pgid= -p $$; echo pid $$']);
+pid1Test('the service sees only fds 0, 1, 2, in its own process group', async () => {
+  // Field 5 of /proc/PID/stat is the process group.
+  const r = await run(['--', 'sh', '-c', 'ls /proc/$$/fd; cut -d" " -f5 /proc/$$/stat; echo pid $$']);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   // ls opens the directory itself as fd 3 in its own process, not in the shell
@@ -225,7 +227,7 @@ test('the service sees only fds 0, 1, 2, in its own process group', async () => 
   assert.equal(lines[lines.length - 2].trim(), pid, 'pgid equals pid');
 });
 
-test('the service starts with no signal blocked and none ignored', async () => {
+pid1Test('the service starts with no signal blocked and none ignored', async () => {
   // grep is the service itself and reads its own status as exec left it (a shell would show its
   // own transient masks: dash blocks every signal around each fork).
   const r = await run(['--', 'grep', '-E', '^Sig(Blk|Ign)', '/proc/self/status']);
@@ -233,7 +235,13 @@ test('the service starts with no signal blocked and none ignored', async () => {
   assert.equal(r.stdout, 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
 });
 
-test('--nice and --user are visible in /proc', async () => {
+pid1Test('--nice is visible in /proc', async () => {
+  const r = await run(['--nice', '7', '--', 'sh', '-c', 'cut -d" " -f19 /proc/$$/stat']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '7\n');
+});
+
+rootTest('--user is visible in /proc, with --nice (needs root)', async () => {
   const r = await run(['--nice', '7', '--user', 'nobody', '--', 'sh', '-c', 'cut -d" " -f19 /proc/$$/stat; id -u; id -g; grep ^Groups /proc/$$/status']);
   assert.equal(r.code, 0, r.stderr);
   const [nice, uid, gid] = r.stdout.split('\n');
@@ -243,7 +251,7 @@ test('--nice and --user are visible in /proc', async () => {
   assert.equal(gid, passwd[3]);
 });
 
-test('--user USER:GROUP sets the group and the user gets its supplementary groups', async () => {
+rootTest('--user USER:GROUP sets the group and the user gets its supplementary groups (needs root)', async () => {
   const r = await run(['--user', '65534:0', '--', 'sh', '-c', 'id -u; id -g']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '65534\n0\n');
@@ -251,7 +259,7 @@ test('--user USER:GROUP sets the group and the user gets its supplementary group
   assert.equal(groups.stdout.trim().split(' ')[0], '0');
 });
 
-test('environment twins configure tsinit; =0 and false mean off', async () => {
+pid1Test('environment twins configure tsinit; =0 and false mean off', async () => {
   let r = await run(['--', 'sh', '-c', 'exit 143'], { env: { TSINIT_REMAP_EXIT: '143,3' } });
   assert.equal(r.code, 0);
   r = await run(['--', 'true'], { env: { TSINIT_VERBOSE: '1' } });
@@ -293,7 +301,7 @@ test('--no-subreaper outside a namespace: an orphan goes to the real init and is
   }
 });
 
-test('never crash: an unexpected error is one line, the tree is stopped gracefully, the logger drained, exit 125', async () => {
+pid1Test('never crash: an unexpected error is one line, the tree is stopped gracefully, the logger drained, exit 125', async () => {
   const dir = tempDir();
   const out = join(dir, 'out');
   const r = await run(

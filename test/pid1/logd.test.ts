@@ -1,6 +1,7 @@
 // Black-box tests of the built-in log writer and its verifier: the built bin/tsinit, run as
 // `tsinit logd DIR` behind a real pipe and `tsinit logcheck DIR`, checked through the files it leaves.
-// Disk-full runs on a small tmpfs mounted in a private mount namespace (unshare --mount, as root).
+// Disk-full runs on a small tmpfs mounted in a private mount namespace (unshare --mount: as root, or
+// in a new user namespace).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { originalBytes, parseRecord, ParsedRecord } from '../../src/logging/records';
 import { logFilesInOrder } from '../../src/logging/rotate';
+import { inPrivateMount, privateMountTest } from '../helpers/harness';
 
 const ROOT = resolve(__dirname, '../../..');
 const TSINIT = join(ROOT, 'bin/tsinit');
@@ -31,14 +33,17 @@ function tempDir(t: T): string {
   return d;
 }
 
-/** Polls `cond` until it holds (no fixed sleeps); fails with `what` after a generous bound. */
-async function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
+/** Polls `cond` until it holds (no fixed sleeps); after a generous bound, fails saying what it waited for and saw. */
+async function until(cond: () => boolean, what: string, saw: () => unknown, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000}s waiting for ${what}; saw: ${JSON.stringify(saw())}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** How long one logd run may take before the test kills it and fails. */
+const RUN_MS = 120_000;
 
 class Proc {
   stdout = '';
@@ -50,13 +55,19 @@ class Proc {
     child.stdout?.on('data', (d) => (this.stdout += d));
     child.stderr?.on('data', (d) => (this.stderr += d));
     child.stdin?.on('error', () => undefined); // the writer may be gone: the test checks why
-    this.exited = new Promise((res) =>
+    this.exited = new Promise((res, rej) => {
+      const timer = setTimeout(() => {
+        rej(new Error(`${child.spawnargs.join(' ')} did not end within ${RUN_MS / 1000}s; stdout: ${this.stdout}; stderr: ${this.stderr}`));
+        process.kill(-child.pid!, 'SIGKILL');
+      }, RUN_MS);
       child.on('close', (code, signal) => {
+        clearTimeout(timer);
         this.code = code;
         this.signal = signal;
         res();
-      }),
-    );
+      });
+    });
+    this.exited.catch(() => undefined); // (a test that fails first never awaits it)
   }
   write(data: string | Buffer): void {
     this.child.stdin!.write(data);
@@ -286,9 +297,9 @@ test('SIGHUP rotates now', async (t) => {
   const dir = tempDir(t);
   const p = startLogd(t, dir);
   p.write('before\n');
-  await until(() => countRecords(join(dir, 'current.jsonl')) >= 2, 'the first line written');
+  await until(() => countRecords(join(dir, 'current.jsonl')) >= 2, 'the first line written', () => textOf(join(dir, 'current.jsonl')));
   process.kill(logdPid(p.child.pid!), 'SIGHUP');
-  await until(() => readdirSync(dir).length === 2, 'a rotated file');
+  await until(() => readdirSync(dir).length === 2, 'a rotated file', () => readdirSync(dir));
   p.write('after\n');
   p.end();
   await p.exited;
@@ -341,7 +352,7 @@ test('after a SIGKILL, the next run continues the sequence; logcheck says the ki
   const dir = tempDir(t);
   const p = startLogd(t, dir);
   p.write(numbered(1, 500));
-  await until(() => countRecords(join(dir, 'current.jsonl')) >= 501, 'all 500 lines written');
+  await until(() => countRecords(join(dir, 'current.jsonl')) >= 501, 'all 500 lines written', () => `${countRecords(join(dir, 'current.jsonl'))} records`);
   process.kill(logdPid(p.child.pid!), 'SIGKILL');
   p.end(); // lets cat finish
   await p.exited;
@@ -390,10 +401,10 @@ test('SIGTERM mid-stream: what was read is written (an unfinished line too), end
   // One small write arrives in one read (cat passes it on in one write, below PIPE_BUF): once line
   // 100 is in the file, the unfinished line after it has been read too.
   p.write(numbered(1, 100) + 'unfinished');
-  await until(() => textOf(join(dir, 'current.jsonl')).includes('"line":"line 100"'), 'line 100 written');
+  await until(() => textOf(join(dir, 'current.jsonl')).includes('"line":"line 100"'), 'line 100 written', () => `${countRecords(join(dir, 'current.jsonl'))} records; stderr: ${p.stderr}`);
   const pid = logdPid(p.child.pid!);
   process.kill(pid, 'SIGTERM');
-  await until(() => hasExited(pid), 'logd gone'); // before cat's EOF could stop it instead
+  await until(() => hasExited(pid), 'logd gone', () => textOf(`/proc/${pid}/stat`)); // before cat's EOF could stop it instead
   p.end();
   await p.exited;
   assert.equal(p.code, 0, p.stderr);
@@ -411,10 +422,10 @@ test('an unwritable directory: one line, input held, then everything written onc
   writeFileSync(dir, 'a file where the directory should be');
   const p = startLogd(t, dir);
   p.write(numbered(1, 1000));
-  await until(() => p.stderr.includes('cannot'), 'the error line');
+  await until(() => p.stderr.includes('cannot'), 'the error line', () => p.stderr);
   assert.match(p.stderr, /^tsinit: logd: cannot [a-z ]+ .*logs.*\(E[A-Z]+\); .*retrying\)\n$/);
   unlinkSync(dir);
-  await until(() => p.stderr.includes('writing again'), 'the resume line');
+  await until(() => p.stderr.includes('writing again'), 'the resume line', () => p.stderr);
   p.end();
   await p.exited;
   assert.equal(p.code, 0, p.stderr);
@@ -430,10 +441,10 @@ test('the directory removed while writing: said, recreated, writing goes on', as
   const dir = join(tempDir(t), 'logs');
   const p = startLogd(t, dir);
   p.write(numbered(1, 10));
-  await until(() => countRecords(join(dir, 'current.jsonl')) >= 11, 'the first lines');
+  await until(() => countRecords(join(dir, 'current.jsonl')) >= 11, 'the first lines', () => `${countRecords(join(dir, 'current.jsonl'))} records; stderr: ${p.stderr}`);
   rmSync(dir, { recursive: true });
   p.write(numbered(11, 20));
-  await until(() => countRecords(join(dir, 'current.jsonl')) >= 10, 'the new file');
+  await until(() => countRecords(join(dir, 'current.jsonl')) >= 10, 'the new file', () => `${countRecords(join(dir, 'current.jsonl'))} records; stderr: ${p.stderr}`);
   p.end();
   await p.exited;
   assert.equal(p.code, 0, p.stderr);
@@ -455,7 +466,7 @@ function inSmallTmpfs(t: T, mnt: string, out: string, args: string[]): Proc {
     'cp -r "$m/logs" "$out/logs"',
     '"$bin" logcheck "$m/logs"; echo "logcheck-exit $?"',
   ].join('\n');
-  return start(t, ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', mnt, TSINIT, out, ...args]);
+  return start(t, inPrivateMount(['sh', '-c', script, 'sh', mnt, TSINIT, out, ...args]));
 }
 
 /** Fills the tmpfs up to the last byte; returns the filler's path. */
@@ -480,22 +491,22 @@ function fill(root: string): string {
   return filler;
 }
 
-test('disk full (ENOSPC): no crash, one line, input held, resumes and writes every line once space is back', async (t) => {
+privateMountTest('disk full (ENOSPC): no crash, one line, input held, resumes and writes every line once space is back', async (t) => {
   const base = tempDir(t);
   const mnt = join(base, 'mnt');
   const out = join(base, 'out');
   for (const d of [mnt, out]) spawnSync('mkdir', ['-p', d]);
   const p = inSmallTmpfs(t, mnt, out, ['--max-bytes', '16k', '--keep', '100']);
   const root = `/proc/${p.child.pid}/root${mnt}`;
-  await until(() => countRecords(join(root, 'logs/current.jsonl')) >= 1 || p.code !== null, 'the start record');
+  await until(() => countRecords(join(root, 'logs/current.jsonl')) >= 1 || p.code !== null, 'the start record', () => `stdout: ${p.stdout}; stderr: ${p.stderr}`);
   assert.equal(p.code, null, p.stdout + p.stderr);
   const filler = fill(root);
   p.write(numbered(1, 1000));
-  await until(() => /no space left on device/.test(p.stderr), 'the disk-full line');
+  await until(() => /no space left on device/.test(p.stderr), 'the disk-full line', () => p.stderr);
   assert.ok(!p.stdout.includes('logd-exit'), 'logd is still running');
   assert.match(p.stderr, /^tsinit: logd: cannot (write|open|rename) .*: no space left on device \(ENOSPC\); holding \d+ records .* and not reading input until it can write \(retrying\)\n$/);
   unlinkSync(filler);
-  await until(() => p.stderr.includes('writing again'), 'the resume line');
+  await until(() => p.stderr.includes('writing again'), 'the resume line', () => p.stderr);
   p.write(numbered(1001, 1200));
   p.end();
   await p.exited;
@@ -509,20 +520,20 @@ test('disk full (ENOSPC): no crash, one line, input held, resumes and writes eve
   assert.equal(end.lines, 1200);
 });
 
-test('disk full and told to stop: it says exactly what is lost, exits 1, logcheck fails', async (t) => {
+privateMountTest('disk full and told to stop: it says exactly what is lost, exits 1, logcheck fails', async (t) => {
   const base = tempDir(t);
   const mnt = join(base, 'mnt');
   const out = join(base, 'out');
   for (const d of [mnt, out]) spawnSync('mkdir', ['-p', d]);
   const p = inSmallTmpfs(t, mnt, out, []);
   const root = `/proc/${p.child.pid}/root${mnt}`;
-  await until(() => countRecords(join(root, 'logs/current.jsonl')) >= 1 || p.code !== null, 'the start record');
+  await until(() => countRecords(join(root, 'logs/current.jsonl')) >= 1 || p.code !== null, 'the start record', () => `stdout: ${p.stdout}; stderr: ${p.stderr}`);
   fill(root);
   p.write(numbered(1, 300));
-  await until(() => /no space left on device/.test(p.stderr), 'the disk-full line');
+  await until(() => /no space left on device/.test(p.stderr), 'the disk-full line', () => p.stderr);
   const pid = logdPid(p.child.pid!); // the shell's child, in our PID namespace
   process.kill(pid, 'SIGTERM');
-  await until(() => hasExited(pid), 'logd gone');
+  await until(() => hasExited(pid), 'logd gone', () => textOf(`/proc/${pid}/stat`));
   p.end();
   await p.exited;
   assert.match(p.stdout, /logd-exit 1/, p.stderr);

@@ -1,11 +1,10 @@
 // Black-box tests of the sidecar logger: tsinit as PID 1, a real pipe, real loggers.
 // The promise under test: no line is ever lost, and any loss that cannot be prevented is reported.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, start, tempDir, until } from '../helpers/harness';
+import { Marker, pid1Test, run, start, state, tempDir, until } from '../helpers/harness';
 
 function numbers(from: number, to: number): string {
   let s = '';
@@ -17,27 +16,26 @@ function read(path: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8') : '';
 }
 
+/** Where `text` first differs from the numbers 1..to, one per line: what a failed check shows. */
+function firstDifference(text: string, to: number): string {
+  const got = text.split('\n');
+  for (let i = 0; i < to; i++) {
+    if (got[i] !== String(i + 1)) return `line ${i + 1} is ${JSON.stringify(got[i])}, around it: ${JSON.stringify(got.slice(Math.max(0, i - 3), i + 4))}`;
+  }
+  return `${got.length - 1} lines, the last ${JSON.stringify(got.slice(-3))}`;
+}
+
 function lineCount(path: string): number {
   const text = read(path);
   return text.length === 0 ? 0 : text.split('\n').length - 1;
 }
 
-/** pids of the loggers running `/bin/sh -c script` (what tsinit runs for --logger). */
-function loggerPids(script: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv[0] === '/bin/sh' && argv[1] === '-c' && argv[2] === script) pids.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
+/** pids of the loggers of one run (marked by `mark`) running `/bin/sh -c script`, as tsinit runs --logger. */
+function loggerPids(mark: Marker, script: string): number[] {
+  return mark.running(['/bin/sh', '-c', script]);
 }
 
-test('the tsar story: a logger that needs a second before it writes still gets all of a short-lived service', async () => {
+pid1Test('the tsar story: a logger that needs a second before it writes still gets all of a short-lived service', async () => {
   const expected = execFileSync('ls', ['/'], { encoding: 'utf8' });
   const f = join(tempDir(), 'out');
   const r = await run(['--logger', `sleep 1; cat > ${f}`, '--', 'ls', '/']);
@@ -45,14 +43,14 @@ test('the tsar story: a logger that needs a second before it writes still gets a
   assert.equal(read(f), expected);
 });
 
-test('1,000,000 numbered lines through --logger: every line once, in order', async () => {
+pid1Test('1,000,000 numbered lines through --logger: every line once, in order', async () => {
   const f = join(tempDir(), 'out');
   const r = await run(['--logger', `cat > ${f}`, '--', 'seq', '1', '1000000']);
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(read(f) === numbers(1, 1_000_000), `got ${lineCount(f)} lines`);
+  assert.ok(read(f) === numbers(1, 1_000_000), firstDifference(read(f), 1_000_000));
 });
 
-test('a logger that exits after every 10,000 lines is restarted on the same pipe: 200,000 lines, each once, in order', async () => {
+pid1Test('a logger that exits after every 10,000 lines is restarted on the same pipe: 200,000 lines, each once, in order', async () => {
   const f = join(tempDir(), 'out');
   // The shell's read takes exactly one line from a pipe, so each logger leaves the rest unread.
   const logger = `i=0; while [ $i -lt 10000 ] && read -r l; do echo "$l" >> ${f}; i=$((i+1)); done`;
@@ -64,7 +62,7 @@ test('a logger that exits after every 10,000 lines is restarted on the same pipe
   assert.ok(restarts.length >= 19, `restarted ${restarts.length} times`);
 });
 
-test('a line-at-a-time logger SIGKILLed again and again mid-stream loses no line', async () => {
+pid1Test('a line-at-a-time logger SIGKILLed again and again mid-stream loses no line', async () => {
   const dir = tempDir();
   const f = join(dir, 'out');
   const bursts = 5;
@@ -72,24 +70,28 @@ test('a line-at-a-time logger SIGKILLed again and again mid-stream loses no line
   // the test can kill the logger while the service keeps writing into the pipe.
   const service = `for b in $(seq 1 ${bursts}); do seq $((b*1000-999)) $((b*1000)); while [ ! -e ${dir}/go$b ]; do sleep 0.01; done; done`;
   const logger = `while read -r l; do echo "$l" >> ${f}; done`;
-  const t = start(['-v', '--logger', logger, '--', 'sh', '-c', service]);
+  const mark = new Marker();
+  const t = start(['-v', '--logger', logger, '--', 'sh', '-c', service], { env: mark.env });
   for (let b = 1; b <= bursts; b++) {
     // The logger has written everything so far: it holds no line that it read but did not write.
-    await until(() => lineCount(f) === b * 1000);
-    const [pid] = await until(() => {
-      const pids = loggerPids(logger);
+    await until(`the logger to write ${b * 1000} lines`, () => lineCount(f) === b * 1000, { saw: () => `${lineCount(f)} lines` });
+    const [pid] = await until('one logger running', () => {
+      const pids = loggerPids(mark, logger);
       return pids.length === 1 ? pids : null;
-    });
+    }, { saw: () => mark.processes() });
     process.kill(pid, 'SIGKILL');
+    // Dead, not just signalled: a reader woken by the signal still takes what is in the pipe before
+    // it dies, and the next burst must not be there yet.
+    await until('the killed logger to be dead', () => ['Z', null].includes(state(pid)), { saw: () => state(pid) });
     writeFileSync(join(dir, `go${b}`), '');
   }
   const r = await t.result;
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(read(f) === numbers(1, bursts * 1000), `got ${lineCount(f)} lines`);
+  assert.ok(read(f) === numbers(1, bursts * 1000), firstDifference(read(f), bursts * 1000));
   assert.equal((r.stderr.match(/exited with signal SIGKILL; restart/g) ?? []).length, bursts);
 });
 
-test('a logger that ignores EOF and SIGTERM: TERM then KILL after the grace, service status kept, unread bytes reported', async () => {
+pid1Test('a logger that ignores EOF and SIGTERM: TERM then KILL after the grace, service status kept, unread bytes reported', async () => {
   const r = await run([
     '-v', '--grace', '300ms', '--logger', 'trap "" TERM; sleep 1000', '--',
     'sh', '-c', 'printf "%099d\\n" 0; exit 3',
@@ -100,7 +102,7 @@ test('a logger that ignores EOF and SIGTERM: TERM then KILL after the grace, ser
   assert.match(r.stderr, /tsinit: logger exited with 100 bytes unread: they are lost\n/);
 });
 
-test("the service's status survives every path, with and without a logger", async () => {
+pid1Test("the service's status survives every path, with and without a logger", async () => {
   for (const [script, code] of [['exit 0', 0], ['exit 3', 3], ['kill -KILL $$', 137]] as const) {
     const f = join(tempDir(), 'out');
     const plain = await run(['--', 'sh', '-c', `echo hi; ${script}`]);
@@ -111,7 +113,7 @@ test("the service's status survives every path, with and without a logger", asyn
   }
 });
 
-test("a service's background child holding the pipe is stopped, so the logger gets EOF at once", async () => {
+pid1Test("a service's background child holding the pipe is stopped, so the logger gets EOF at once", async () => {
   const f = join(tempDir(), 'out');
   const r = await run(['-v', '--grace', '1h', '--logger', `cat > ${f}`, '--', 'sh', '-c', 'sleep 1000 & echo hi; exit 0']);
   assert.equal(r.code, 0);
@@ -120,12 +122,12 @@ test("a service's background child holding the pipe is stopped, so the logger ge
   assert.match(r.stderr, /logger \(pid \d+\) exited with code 0/);
 });
 
-test('SIGTERM to tsinit mid-stream: the service stops, the logger drains, no line is lost', async () => {
+pid1Test('SIGTERM to tsinit mid-stream: the service stops, the logger drains, no line is lost', async () => {
   const f = join(tempDir(), 'out');
   // An endless writer (a shell loop of seq: fast, but not so fast that the file grows by GBs)
   const writer = 'i=0; while :; do seq $((i+1)) $((i+1000)); i=$((i+1000)); done';
   const t = start(['--logger', `cat > ${f}`, '--', 'sh', '-c', writer]);
-  await until(() => existsSync(f) && statSync(f).size > 500_000);
+  await until('500 kB through the logger', () => existsSync(f) && statSync(f).size > 500_000, { saw: () => `${existsSync(f) ? statSync(f).size : 'no'} bytes` });
   process.kill(t.tsinitPid(true), 'SIGTERM');
   const r = await t.result;
   assert.equal(r.code, 143);
@@ -137,7 +139,7 @@ test('SIGTERM to tsinit mid-stream: the service stops, the logger drains, no lin
   assert.ok(String(n + 1).startsWith(text.slice(complete.length)));
 });
 
-test('--logger-stderr separate: stdout on the logger stdin, stderr on its fd 3', async () => {
+pid1Test('--logger-stderr separate: stdout on the logger stdin, stderr on its fd 3', async () => {
   const dir = tempDir();
   const r = await run([
     '--logger-stderr', 'separate', // (a background job's stdin is /dev/null in sh, hence the copy on fd 4)
@@ -149,13 +151,13 @@ test('--logger-stderr separate: stdout on the logger stdin, stderr on its fd 3',
   assert.equal(read(join(dir, 'err')), 'to-err\n');
 });
 
-test('a logger that keeps dying: past --logger-restart-limit tsinit stops the service and exits 125', async () => {
+pid1Test('a logger that keeps dying: past --logger-restart-limit tsinit stops the service and exits 125', async () => {
   const r = await run(['--logger-restart-limit', '3/1m', '--logger', 'exit 1', '--', 'sleep', '1000']);
   assert.equal(r.code, 125);
   assert.match(r.stderr, /logger died 3 times within 1m(\.0)?; logging failed, stopping the service \(exit 125\)/);
 });
 
-test('a logger that fails for good after the service has ended still makes tsinit exit 125, not 0', async () => {
+pid1Test('a logger that fails for good after the service has ended still makes tsinit exit 125, not 0', async () => {
   const r = await run(['--logger', 'exit 3', '--', 'seq', '20000']);
   assert.equal(r.code, 125);
   assert.match(r.stderr, /logging failed/);
@@ -178,7 +180,7 @@ function loggedLines(dir: string): string[] {
   return records.filter((r) => r.line !== undefined).map((r) => r.line!);
 }
 
-test('the tsar story with --log-dir: every line of a short-lived service, and logcheck agrees', async () => {
+pid1Test('the tsar story with --log-dir: every line of a short-lived service, and logcheck agrees', async () => {
   const expected = execFileSync('ls', ['/'], { encoding: 'utf8' }).trimEnd().split('\n');
   const dir = tempDir();
   const r = await run(['--log-dir', dir, '--', 'ls', '/']);
@@ -188,7 +190,7 @@ test('the tsar story with --log-dir: every line of a short-lived service, and lo
   assert.equal(check.code, 0, check.stdout + check.stderr);
 });
 
-test('1,000,000 numbered lines through --log-dir: every line once, in order', async () => {
+pid1Test('1,000,000 numbered lines through --log-dir: every line once, in order', async () => {
   const dir = tempDir();
   const r = await run(['--log-dir', dir, '--log-max-bytes', '64M', '--', 'seq', '1', '1000000']);
   assert.equal(r.code, 0, r.stderr);
