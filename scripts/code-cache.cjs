@@ -42,9 +42,7 @@ function withExitHook(koffi) {
   };
   return new Proxy(koffi, { get: (t, k) => (k === 'load' ? load : t[k]) });
 }
-// tsinit loads koffi's native module directly when it can (src/sys/libc.ts), else the package.
-const isKoffi = (id) => id === 'koffi' || /[\/]koffi\.node$/.test(id);
-const req = Object.assign((id) => (isKoffi(id) ? withExitHook(realRequire(id)) : realRequire(id)), realRequire);
+const req = Object.assign((id) => (id === 'koffi' ? withExitHook(realRequire(id)) : realRequire(id)), realRequire);
 process.argv = [process.argv[0], file, ...args];
 const mod = new Module(file, module);
 mod.filename = file;
