@@ -5,7 +5,7 @@
 import { test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { cleanEnv, Result, ROOT, run, tempDir, TSINIT } from '../helpers/harness';
@@ -454,8 +454,7 @@ function runCopy(dir: string, args: string[]): Promise<Result> {
 /** A copy of the bundle beside a node_modules with koffi and, if given, a node-pty of our own. */
 function installCopy(fakePty?: string): string {
   const dir = tempDir();
-  mkdirSync(join(dir, 'dist'));
-  copyFileSync(join(ROOT, 'dist', 'tsinit.js'), join(dir, 'dist', 'tsinit.js'));
+  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true }); // the loader and the bundle
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(join(ROOT, 'node_modules', 'koffi'), join(dir, 'node_modules', 'koffi'));
   if (fakePty !== undefined) {
