@@ -99,16 +99,18 @@ install_node() {
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
 }
 
-# in_root ROOTFS CMD...: CMD chrooted in ROOTFS, in a private mount namespace with /proc, /dev
-# and /dev/pts, with a plain environment. Everything it mounts goes away with it.
+# in_root ROOTFS CMD...: CMD chrooted in ROOTFS, in private mount and PID namespaces with /proc,
+# /dev and /dev/pts, with a plain environment. Everything it mounts and starts goes away with it
+# (a shell is PID 1 there and reaps; CMD is its child, so CMD is never PID 1 unless it asks).
 in_root() {
   local rootfs=$1; shift
-  unshare --mount --propagation private -- sh -c '
+  unshare --mount --pid --fork --kill-child --propagation private -- sh -c '
     r=$1; shift
     # The root must be a mount point, or unshare --mount-proc in there cannot change its propagation.
     mount --bind "$r" "$r" && mount -t proc proc "$r/proc" && mount --rbind /dev "$r/dev" \
       && mount -t tmpfs tmpfs "$r/run" || exit 90
-    exec chroot "$r" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    chroot "$r" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       HOME=/root LANG=C.UTF-8 TERM=xterm "$@"
+    status=$?; exit $status  # not exec: this shell stays PID 1
   ' sh "$rootfs" "$@"
 }
