@@ -134,6 +134,8 @@ node_pty_for() { # prints the tar's path; everything else goes to stderr
 # What the black-box suite runs besides tsinit and the base system: ps (procps), and python3 for
 # the sd_notify test's service.
 SUITE_TOOLS=procps,python3
+# A test that hangs in a chroot fails after this long (npm test allows 600 s).
+SUITE_TEST_TIMEOUT=${TSINIT_TEST_SUITE_TIMEOUT:-240000}
 
 # stage_suite ROOTFS PTY_TAR: /opt/tsinit-test, a tree where the built tests find the installed
 # tsinit as their bin/tsinit, dist/ and package.json (the harness resolves them from its own
@@ -145,7 +147,8 @@ stage_suite() {
   cp -a build "$t/build" && rm -rf "$t/build/docker"
   cp -a test/helpers "$t/test/helpers"
   ln -s "$pkg/bin" "$t/bin"
-  ln -s "$pkg/dist" "$t/dist"
+  # A copy, not a link: tests copy dist/ elsewhere, and a copied link would still lead to the package.
+  cp -a "$r$pkg/dist" "$t/dist"
   ln -s "$pkg/package.json" "$t/package.json"
   ln -s "$pkg/node_modules/koffi" "$t/node_modules/koffi"
   ln -s "$pkg/node_modules/@koromix" "$t/node_modules/@koromix"
@@ -156,7 +159,7 @@ stage_suite() {
 # run_suite ROOTFS: the black-box suite; its counts become this row's.
 run_suite() {
   local log="$WORK_DIR/suite.log" rc=0
-  in_root "$1" sh -c 'cd /opt/tsinit-test && node --test --test-concurrency=2 --test-timeout=600000 build/test/pid1/' \
+  in_root "$1" sh -c "cd /opt/tsinit-test && node --test --test-concurrency=2 --test-timeout=$SUITE_TEST_TIMEOUT build/test/pid1/" \
     >"$log" 2>&1 || rc=$?
   SUITE_PASS=$(sed -n 's/^# pass //p' "$log" | tail -1)
   SUITE_FAIL=$(sed -n 's/^# fail //p' "$log" | tail -1)
@@ -240,7 +243,10 @@ layout_row() {
   local out
   out=$($run "$bin") || return 1
   out=$(node test/portability/check-layout.mjs "$key" <<<"$out") || { echo "$out"; return 1; }
-  echo "counts: $(tail -1 <<<"$out" | sed "s/^$key: //") ($("$cc" --version | head -1))"
+  local what
+  what=$("$cc" --version | head -1)
+  [[ $cc == musl-gcc ]] && what="musl $(dpkg-query -W -f '${Version}' musl-dev 2>/dev/null), $what"
+  echo "counts: $(tail -1 <<<"$out" | sed "s/^$key: //") ($what)"
 }
 
 row layout-glibc-x64 layout_row glibc-x64 gcc
