@@ -96,7 +96,9 @@ smoke_cli() {
   expect "--version" 0 "^$VERSION\$" "$r" tsinit --version
   expect "--help" 0 '^Usage: tsinit ' "$r" tsinit --help
   expect "a usage error" 125 "^tsinit: unknown option '--no-such-option'" "$r" tsinit --no-such-option -- true
-  expect "an exit code" 3 '' "$r" tsinit -- sh -c 'exit 3'
+  # Under qemu-user (the arm64 row) prctl(PR_SET_CHILD_SUBREAPER) fails with EINVAL: the emulator
+  # does not pass it on, so tsinit only runs there as PID 1 (below and in smoke.sh).
+  [[ ${2:-} == qemu ]] || expect "an exit code" 3 '' "$r" tsinit -- sh -c 'exit 3'
   expect "as PID 1" 0 '^pid=1$' "$r" unshare --pid --fork --mount-proc tsinit -- sh -c 'echo pid=$PPID'
 }
 
@@ -222,7 +224,7 @@ arm64_row() {
   arch=$(in_root "$r" node -p 'process.arch + " node " + process.version')
   install_tarball "$r" || return 1
   CHECKS=0 BAD=0
-  smoke_cli "$r"
+  smoke_cli "$r" qemu
   cp test/portability/smoke.sh "$r/tmp/smoke.sh"
   out=$(in_root "$r" sh /tmp/smoke.sh 2>&1) || rc=$?
   printf '%s\n' "$out" | grep -v '^ok ' | sed 's/^/smoke: /'

@@ -19,8 +19,9 @@ for code in 0 1 3 42 255; do
 done
 pid1 -- sh -c 'kill -TERM $$'; check 'a service killed by SIGTERM: 143' 143 $?
 pid1 -- no-such-command-anywhere 2>/dev/null; check 'command not found: 127' 127 $?
-printf 'echo hi\n' >/tmp/not-executable
-pid1 -- /tmp/not-executable 2>/dev/null; check 'not executable: 126' 126 $?
+# (Not executable -> 126 is not checked here: qemu-user runs posix_spawn's CLONE_VFORK child as a
+# plain fork, so the exec error never reaches tsinit and the child exits 127. The x86-64 rows
+# check it in the black-box suite.)
 
 # 1,000 orphans: an intermediate shell starts them and exits at once, so tsinit (PID 1) inherits
 # them; they wait on a FIFO whose only writer is the service. When it closes it, all exit together
