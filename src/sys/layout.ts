@@ -18,6 +18,7 @@ export interface Layout {
   siginfoStatus: number;
   sockaddrUnSize: number;
   sockaddrUnPath: number;
+  ucredSize: number;
   // constants
   VSUSP: number;
   ECHO: number;
@@ -50,6 +51,8 @@ export interface Layout {
   SOCK_CLOEXEC: number;
   SOCK_NONBLOCK: number;
   MSG_DONTWAIT: number;
+  SOL_SOCKET: number;
+  SO_PEERCRED: number;
   PRIO_PROCESS: number;
   SIG_DFL: number;
   SIG_IGN: number;
@@ -77,6 +80,7 @@ const LP64_LINUX: Omit<Layout, 'SYS_gettid' | 'SYS_setgroups' | 'SYS_setresuid' 
   siginfoStatus: 24,
   sockaddrUnSize: 110,
   sockaddrUnPath: 2,
+  ucredSize: 12,
   VSUSP: 10,
   ECHO: 0o10,
   ISIG: 0o1,
@@ -108,6 +112,8 @@ const LP64_LINUX: Omit<Layout, 'SYS_gettid' | 'SYS_setgroups' | 'SYS_setresuid' 
   SOCK_CLOEXEC: 0o2000000,
   SOCK_NONBLOCK: 0o4000,
   MSG_DONTWAIT: 0x40,
+  SOL_SOCKET: 1,
+  SO_PEERCRED: 17,
   PRIO_PROCESS: 0,
   SIG_DFL: 0,
   SIG_IGN: 1,

@@ -171,6 +171,10 @@ const FUNCS = {
   socket: { proto: 'int socket(int domain, int type, int protocol)', need: 'NOTIFY_SOCKET' },
   bind: { proto: 'int bind(int fd, void *addr, unsigned int len)', need: 'NOTIFY_SOCKET' },
   recv: { proto: 'long recv(int fd, _Out_ uint8_t *buf, unsigned long len, int flags)', need: 'NOTIFY_SOCKET' },
+  getsockopt: {
+    proto: 'int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32_t *len)',
+    need: 'the control socket',
+  },
 } satisfies Record<string, { proto: string; need: string; fallback?: true }>;
 type Name = keyof typeof FUNCS;
 
@@ -631,17 +635,12 @@ export function receive(fd: number, max = 4096): Buffer | null {
 
 // ---- control socket: the peer's credentials ----------------------------------------------------
 
-// The same on every Linux architecture tsinit runs on (x64, arm64), in glibc and musl alike.
-const SOL_SOCKET = 1;
-const SO_PEERCRED = 17;
-let getsockoptFn: CFunc | null = null;
-
 /** SO_PEERCRED of a connected unix socket: who connected (as the kernel saw it at connect time). */
 export function peerCredentials(fd: number): { pid: number; uid: number; gid: number } {
-  getsockoptFn ??= load().lib.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32_t *len)') as CFunc;
-  const cred = Buffer.alloc(12); // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
-  const len = [12];
-  check('getsockopt', getsockoptFn(fd, SOL_SOCKET, SO_PEERCRED, cred, len) as number);
+  const l = L();
+  const cred = Buffer.alloc(l.ucredSize); // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+  const len = [l.ucredSize];
+  check('getsockopt', c.getsockopt(fd, l.SOL_SOCKET, l.SO_PEERCRED, cred, len) as number);
   return { pid: cred.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(8) };
 }
 

@@ -30,6 +30,7 @@ int main(void) {
   V("siginfoStatus", offsetof(siginfo_t, si_status));
   V("sockaddrUnSize", sizeof(struct sockaddr_un));
   V("sockaddrUnPath", offsetof(struct sockaddr_un, sun_path));
+  V("ucredSize", sizeof(struct ucred));
   V("VSUSP", VSUSP);
   V("ECHO", ECHO);
   V("ISIG", ISIG);
@@ -61,6 +62,8 @@ int main(void) {
   V("SOCK_CLOEXEC", SOCK_CLOEXEC);
   V("SOCK_NONBLOCK", SOCK_NONBLOCK);
   V("MSG_DONTWAIT", MSG_DONTWAIT);
+  V("SOL_SOCKET", SOL_SOCKET);
+  V("SO_PEERCRED", SO_PEERCRED);
   V("PRIO_PROCESS", PRIO_PROCESS);
   V("SIG_DFL", SIG_DFL);
   V("SIG_IGN", SIG_IGN);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { elfInterpreter, libcCandidates, libcOfInterpreter, detectPlatform } from '../../../src/sys/platform';
 import { LAYOUTS, layoutFor } from '../../../src/sys/layout';
@@ -120,8 +120,6 @@ function runEntry(entry: string, args: string[], env: Record<string, string> = {
 test('without koffi: --version, --help and usage errors work; a run says why it cannot, exit 125', async () => {
   // A copy of the bundle with no node_modules at all (nor one in any parent directory: /tmp).
   const dir = tempDir();
-  mkdirSync(join(dir, 'dist'));
-  // the loader, the bundle and its code cache
   cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
   writeFileSync(join(dir, 'package.json'), '{"name":"copy","version":"0.0.0"}');
   const entry = join(dir, 'dist', 'tsinit.js');
