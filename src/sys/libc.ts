@@ -705,7 +705,7 @@ function sockets(): SocketFns {
 export function passCredentials(fd: number): void {
   const one = Buffer.alloc(4);
   one.writeInt32LE(1);
-  check('setsockopt(SO_PASSCRED)', sockets().setsockopt(fd, SOL_SOCKET, SO_PASSCRED, one, 4) as number);
+  check('setsockopt(SO_PASSCRED)', sockets().setsockopt(fd, L().SOL_SOCKET, SO_PASSCRED, one, 4) as number);
 }
 
 export interface PeerCredentials {
@@ -727,7 +727,7 @@ export function receiveWithCredentials(fd: number, max = 4096): { data: Buffer; 
   }
   // struct cmsghdr: size_t cmsg_len, int cmsg_level, int cmsg_type, then struct ucred {pid, uid, gid}.
   let cred: PeerCredentials | null = null;
-  if (Number(control.readBigUInt64LE(0)) >= 28 && control.readInt32LE(8) === SOL_SOCKET && control.readInt32LE(12) === SCM_CREDENTIALS) {
+  if (Number(control.readBigUInt64LE(0)) >= 28 && control.readInt32LE(8) === L().SOL_SOCKET && control.readInt32LE(12) === SCM_CREDENTIALS) {
     cred = { pid: control.readInt32LE(16), uid: control.readUInt32LE(20), gid: control.readUInt32LE(24) };
   }
   return { data: data.subarray(0, n), cred };

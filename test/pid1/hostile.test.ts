@@ -79,7 +79,8 @@ test('--log-dir (needs root): a service of uid nobody that swaps current.jsonl f
   // Once logd has opened the file (its start record is in it), the service swaps the file for a link, writes on, and
   // waits for the test to have seen logd's refusal.
   const service = `echo first; until [ -s ${log}/current.jsonl ]; do sleep 0.05; done; ` +
-    `rm -f ${log}/current.jsonl; ln -s ${path} ${log}/current.jsonl; ` +
+    // rename: the swap is atomic, so logd never sees the name missing (and recreates it) in between
+    `ln -s ${path} ${log}/planted; mv -f ${log}/planted ${log}/current.jsonl; ` +
     `i=0; while [ $i -lt 20 ]; do echo planted-line; i=$((i+1)); done; until [ -e ${go} ]; do sleep 0.05; done`;
   const t = start(['--user', 'nobody', '--grace', '300ms', '--log-dir', log, '--', 'sh', '-c', service]);
   await t.waitFor(/logd: cannot open .*current\.jsonl: .*symbolic link/, 'stderr');
@@ -274,9 +275,12 @@ const KILL_LOOP = join(ROOT, 'build/test/helpers/kill-loop.js');
 test('--user nobody (needs root): uid nobody signalling tsinit (kill and tgkill, SIGKILL) in a tight loop while the service crash-loops: 0 delivered', async () => {
   const dir = tempDir();
   const starts = join(dir, 'starts');
+  // once the test creates it, the next incarnation stays up, so that the final SIGTERM meets a service
+  const hold = join(dir, 'hold');
+  const up = join(dir, 'up');
   chmodSync(dir, 0o777);
   const t = start(['--user', 'nobody', '--restart', 'always', '--restart-delay', '1ms', '--restart-delay-max', '1ms',
-    '--restart-limit', '100000/1m', '--', 'sh', '-c', `echo x >> ${starts}`], { pid1: false });
+    '--restart-limit', '100000/1m', '--', 'sh', '-c', `echo x >> ${starts}; test -e ${hold} && { echo up > ${up}; exec sleep 1000; }`], { pid1: false });
   const pid = t.tsinitPid(false);
   await until(() => existsSync(starts));
   const attacker = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', KILL_LOOP, String(pid), '3000', '9'], {
@@ -286,6 +290,8 @@ test('--user nobody (needs root): uid nobody signalling tsinit (kill and tgkill,
   attacker.stdout!.on('data', (d) => (out += d));
   await new Promise((res) => attacker.on('close', res));
   const spawnsBefore = readFileSync(starts, 'utf8').split('\n').length;
+  writeFileSync(hold, '');
+  await until('an incarnation that stays up', () => existsSync(up));
   if (t.proc.exitCode === null && t.proc.signalCode === null) process.kill(pid, 'SIGTERM');
   const r = await t.result;
   const m = /kill-loop: tries (\d+) delivered (\d+)/.exec(out);

@@ -32,7 +32,8 @@ function lineCount(path: string): number {
 
 /** pids of the loggers of one run (marked by `mark`) running `/bin/sh -c script`, as tsinit runs --logger. */
 function loggerPids(mark: Marker, script: string): number[] {
-  return mark.running(['/bin/sh', '-c', script]);
+  // the logger runs as /bin/sh -c -- SCRIPT (a script that starts with - is still the script)
+  return mark.running(['/bin/sh', '-c', '--', script]);
 }
 
 pid1Test('the tsar story: a logger that needs a second before it writes still gets all of a short-lived service', async () => {

@@ -6,7 +6,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Marker, pid1Test, run, start, tempDir, until } from '../helpers/harness';
+import { Marker, pid1Test, ROOT, run, start, tempDir, until } from '../helpers/harness';
+
+const SD_NOTIFY = join(ROOT, 'build/test/helpers/sd-notify.js');
 
 function lines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : [];
@@ -73,18 +75,18 @@ pid1Test('fd heartbeat: a service that beats, then stops itself, is killed, repo
 
 pid1Test('sd_notify: READY=1 and WATCHDOG=1 over NOTIFY_SOCKET, then silence: killed', async () => {
   // The service checks the environment systemd's protocol gives it, then sends its datagrams with
-  // util-linux's logger(1): one per message, its syslog header on a first line of its own, which
-  // tsinit ignores like any line it does not know.
-  const notify = (m: string) => `logger --socket "$NOTIFY_SOCKET" --socket-errors=on -- "$(printf 'header\\n${m}')"`;
+  // the project's sd-notify helper (the libc module's sendto): a sender that lives on a moment after
+  // it sent, as a service does, so that tsinit can check it belongs to the service's tree.
+  const notify = (count: number, m: string) => `node ${SD_NOTIFY} 100 ${count} '${m}'`;
   const service = [
-    '[ "$WATCHDOG_USEC" = 2000000 ] || { echo "WATCHDOG_USEC=$WATCHDOG_USEC"; exit 1; }',
+    '[ "$WATCHDOG_USEC" = 3000000 ] || { echo "WATCHDOG_USEC=$WATCHDOG_USEC"; exit 1; }',
     '[ "$WATCHDOG_PID" = $$ ] || { echo "WATCHDOG_PID=$WATCHDOG_PID, not $$"; exit 1; }',
-    notify('READY=1'),
-    `for i in 1 2 3; do ${notify('WATCHDOG=1')}; sleep 0.1; done`,
+    notify(1, 'READY=1'),
+    notify(3, 'WATCHDOG=1'),
     'echo silent',
     'exec sleep 1000',
   ].join('\n');
-  const r = await run(['-v', '--watchdog', '2s', '--', 'sh', '-c', service]);
+  const r = await run(["-v", "--watchdog", "3s", "--", "sh", "-c", service]);
   assert.equal(r.code, 128 + 6, r.stdout + r.stderr);
   assert.match(r.stdout, /silent/);
   assert.match(r.stderr, /started \(ready\)|started \(notify\)/);

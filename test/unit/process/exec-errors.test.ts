@@ -39,7 +39,7 @@ test('explain: the errno of a failed exec as 127 or 126, in the shell\'s words',
   assert.deepEqual(fromErrno(plain, 'EACCES'), [126, 'permission denied']);
   assert.deepEqual(fromErrno(sub, 'EACCES'), [126, 'is a directory']);
   assert.deepEqual(fromErrno(plain, 'ENOEXEC'), [126, 'exec format error']);
-  assert.deepEqual(fromErrno(script, 'E2BIG'), [126, 'E2BIG']);
+  assert.deepEqual(fromErrno(script, 'E2BIG'), [126, 'argument list too long']);
 });
 
 test('preflight gives node-pty the answers posix_spawn would', () => {
