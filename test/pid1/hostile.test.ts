@@ -7,7 +7,7 @@ import {
   chmodSync, chownSync, closeSync, constants, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync,
   writeFileSync,
 } from 'node:fs';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { cleanEnv, ROOT, run, start, tempDir, TSINIT, until } from '../helpers/harness';
 
@@ -308,7 +308,12 @@ test('--user nobody (needs root): uid nobody signalling tsinit (kill and tgkill,
 test('few file descriptors: at every ulimit -n, either everything works or one line and 125 before the service runs', async () => {
   const dir = tempDir();
   const outcomes: string[] = [];
-  for (let n = 19; n <= 34; n++) {
+  // Below the limit at which this Node can start tsinit at all (it needs about 18 fds of its own on
+  // Node 20, more on later versions), nothing of tsinit runs: README, Limitations. From there up,
+  // tsinit's own promise holds.
+  let floor = 10;
+  while (floor < 64 && spawnSync('sh', ['-c', `ulimit -n ${floor}; exec "$@"`, 'sh', TSINIT, '--version'], { env: cleanEnv() }).status !== 0) floor++;
+  for (let n = floor; n <= floor + 16; n++) {
     const marker = join(dir, `ran-${n}`);
     const log = join(dir, `log-${n}`);
     const service = `touch ${marker}; echo out; echo err >&2; echo beat >&$TSINIT_WATCHDOG_FD`;
@@ -335,6 +340,6 @@ test('few file descriptors: at every ulimit -n, either everything works or one l
       assert.ok(!ran, `ulimit -n ${n}: the service ran without the fds it was promised`);
     }
   }
-  process.stdout.write(`# ulimit -n -> exit code: ${outcomes.join(' ')}\n`);
+  process.stdout.write(`# tsinit --version needs ulimit -n ${floor}; ulimit -n -> exit code: ${outcomes.join(' ')}\n`);
   assert.ok(outcomes.some((o) => o.endsWith(':125')) && outcomes.some((o) => o.endsWith(':0')), outcomes.join(' '));
 });

@@ -290,12 +290,29 @@ test('--rewrite refuses a FROM tsinit cannot catch and a number that is no signa
 
 // ---- 4. every catchable signal is listened to: SEGV & co. sent with kill, real-time signals ----
 
+// Real-time signals are listened to through Node's signal binding, which Node 24 no longer offers to
+// JavaScript: there they keep their default action (README, Limitations), and only the named ones
+// are sent here.
+const REALTIME_LISTENED = (() => {
+  const quiet = process.noDeprecation;
+  process.noDeprecation = true;
+  try {
+    (process as unknown as { binding(name: string): unknown }).binding('signal_wrap');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    process.noDeprecation = quiet;
+  }
+})();
+const FAULTS_AND_REALTIME: Array<string | number> = ['SEGV', 'ILL', 'BUS', 'FPE', ...(REALTIME_LISTENED ? [40, 64] : [])];
+
 for (const pid1 of MODES) {
   test(`SEGV, ILL, BUS, FPE and real-time signals sent with kill are forwarded; tsinit survives (${where(pid1)})`, TEST, async () => {
     const mark = `fault-signals-${pid1}-${process.pid}`;
     try {
-      const r = await begin(['--signal-main-only', '--', ...service(mark, ['SEGV', 'ILL', 'BUS', 'FPE', '40', '64'], 'USR1', 7)], pid1);
-      for (const sig of ['SEGV', 'ILL', 'BUS', 'FPE', 40, 64] as const) {
+      const r = await begin(['--signal-main-only', '--', ...service(mark, FAULTS_AND_REALTIME.map(String), 'USR1', 7)], pid1);
+      for (const sig of FAULTS_AND_REALTIME) {
         r.send(typeof sig === 'number' ? sig : (`SIG${sig}` as NodeJS.Signals));
         await r.saw(new RegExp(`got ${sig}\n`));
       }
