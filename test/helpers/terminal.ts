@@ -147,9 +147,17 @@ export class Terminal {
 
   /** Continues `script` after it stopped itself because its child stopped (see the top of this file). */
   async resumeHarness(): Promise<void> {
+    await this.harnessStopped();
+    process.kill(this.harnessPid, 'SIGCONT');
+  }
+
+  /**
+   * Waits until `script` has stopped with its stopped child. Wait for this before continuing the
+   * child: a script that looks only after the child runs again never sees the stop, never stops.
+   */
+  async harnessStopped(): Promise<void> {
     await until('script (the terminal harness) to stop with its stopped child', () => state(this.harnessPid) === 'T',
       { saw: () => this.describe() });
-    process.kill(this.harnessPid, 'SIGCONT');
   }
 
   /** The processes of the terminal, for failure messages. */

@@ -112,6 +112,7 @@ async function ctrlZOutsidePid1(ctx: TestContext, args: string[]): Promise<void>
       { saw: () => t.describe() });
     // What a shell's `fg` sends to the job it continues; the harness stopped with its child, and
     // is continued too.
+    await t.harnessStopped();
     process.kill(tsinit, 'SIGCONT');
     await t.resumeHarness();
     await until('the service and tsinit to run again', () => state(service) !== 'T' && state(tsinit) !== 'T',
