@@ -7,17 +7,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FdHeartbeat, FileHeartbeat, StatLike } from '../../../src/supervise/heartbeat-sources';
-import { Reaper } from '../../../src/process/reaper';
 import { spawnChild } from '../../../src/process/spawn';
-async function withReaper(body: (reaper: Reaper) => Promise<void>): Promise<void> {
-  const reaper = new Reaper();
-  reaper.start();
-  try {
-    await body(reaper);
-  } finally {
-    reaper.stop();
-  }
-}
+import { withReaper } from '../../helpers/with-reaper';
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
 

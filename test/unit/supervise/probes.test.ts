@@ -7,7 +7,7 @@ import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HealthCmdProbe, HealthHttpProbe, parseHealthUrl } from '../../../src/supervise/probes';
-import { Reaper } from '../../../src/process/reaper';
+import { withReaper } from '../../helpers/with-reaper';
 import { listProcesses } from '../../../src/sys/proc';
 const fdCount = () => readdirSync('/proc/self/fd').length;
 
@@ -16,16 +16,6 @@ function groupAlive(pgid: number): number[] {
   return listProcesses().filter((p) => p.pgrp === pgid && p.state !== 'Z').map((p) => p.pid);
 }
 
-/** Runs `body` with a started reaper, and always stops it (a failed assertion must not hang the file). */
-async function withReaper(body: (reaper: Reaper) => Promise<void>): Promise<void> {
-  const reaper = new Reaper();
-  reaper.start();
-  try {
-    await body(reaper);
-  } finally {
-    reaper.stop();
-  }
-}
 
 /** Waits until `cond` holds, checking every 10 ms, failing after 10 s: SIGKILL is delivered asynchronously. */
 async function eventually(what: string, cond: () => boolean): Promise<void> {
