@@ -427,12 +427,25 @@ export function openFds(): number[] | null {
 }
 
 /**
- * The fds to close in the child when the C library cannot close everything from `wanted` up:
- * every fd open here that is >= wanted, plus the staging fds the file actions dup2 through
- * (they are open in the child only).
+ * Without addclosefrom_np, the fds open here from `wanted` up that tsinit marks close-on-exec
+ * before a spawn. (The staging fds the file actions dup2 through are open in the child only, and
+ * are closed there by file actions.)
  */
-export function fdsToClose(open: number[], wanted: number, staging: number[]): number[] {
-  return [...new Set([...open.filter((fd) => fd >= wanted), ...staging])].sort((a, b) => a - b);
+export function fdsToMarkCloseOnExec(open: number[], wanted: number): number[] {
+  return open.filter((fd) => fd >= wanted).sort((a, b) => a - b);
+}
+
+/**
+ * Marks fds close-on-exec in tsinit itself, which never execs: this changes only what children
+ * inherit. An fd closed meanwhile (the listing's own) is skipped.
+ */
+function markCloseOnExec(fds: number[]): void {
+  const F_GETFD = 1;
+  const l = L();
+  for (const fd of fds) {
+    const flags = c.fcntl(fd, F_GETFD, 0) as number;
+    if (flags >= 0 && !(flags & l.FD_CLOEXEC)) check("fcntl(F_SETFD)", c.fcntl(fd, l.F_SETFD, flags | l.FD_CLOEXEC) as number);
+  }
 }
 
 /**
@@ -466,13 +479,17 @@ export function spawn(req: SpawnRequest): number {
     } else {
       // Listed here, synchronously before the spawn: no JavaScript runs in between. An fd that
       // another thread opens meanwhile is libuv's, and libuv opens every fd close-on-exec.
+      // They are marked close-on-exec here rather than closed by file actions: glibc refuses an
+      // addclose at or above the current ulimit -n, and an init can inherit fds from before its
+      // limit was lowered.
       const open = openFds();
       if (!open) {
         throw new LibcUnsupported(
           "this system's C library lacks posix_spawn_file_actions_addclosefrom_np, and without it tsinit needs /proc mounted to close the service's inherited fds",
         );
       }
-      for (const fd of fdsToClose(open, wanted, staging)) checkRc('posix_spawn_file_actions_addclose', c.faClose(fa, fd));
+      markCloseOnExec(fdsToMarkCloseOnExec(open, wanted));
+      for (const fd of staging) checkRc('posix_spawn_file_actions_addclose', c.faClose(fa, fd));
     }
     const addchdir = req.cwd ? optional('faChdir') : null;
     if (req.cwd && addchdir) checkRc('posix_spawn_file_actions_addchdir_np', addchdir(fa, req.cwd));

@@ -2,9 +2,10 @@
 // subreaper outside one), checked the way a user would: exit codes, output, processes left in /proc.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HELPERS, pid1Test, rootTest, run, start, tempDir, until } from '../helpers/harness';
+import { cleanEnv, HELPERS, pid1Test, rootTest, run, start, tempDir, TSINIT, until } from '../helpers/harness';
 
 const SIGNALS: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, ABRT: 6, KILL: 9, USR1: 10, SEGV: 11, TERM: 15 };
 
@@ -225,6 +226,28 @@ pid1Test('the service sees only fds 0, 1, 2, in its own process group', async ()
   assert.deepEqual(lines.slice(0, 3), ['0', '1', '2']);
   const pid = lines.find((l) => l.startsWith('pid '))!.slice(4);
   assert.equal(lines[lines.length - 2].trim(), pid, 'pgid equals pid');
+});
+
+test('an fd tsinit inherited never reaches the service, even one above a lowered ulimit -n', async () => {
+  // fd 40 is open (not close-on-exec) when tsinit starts; the shell then lowers the limit below it,
+  // as a container runtime's lower limit would be applied to an init that already holds fds.
+  const held = openSync('/dev/null', 'r');
+  try {
+    const stdio: Array<'pipe' | 'ignore' | number> = ['ignore', 'pipe', 'pipe'];
+    stdio[40] = held;
+    const service = 'ls /proc/$$/fd; echo beat >&$TSINIT_WATCHDOG_FD';
+    const p = spawn('sh', ['-c', 'ulimit -n 30; exec "$@"', 'sh', TSINIT, '--watchdog', '5s', '--', 'sh', '-c', service], { env: cleanEnv(), stdio });
+    let out = '';
+    let err = '';
+    p.stdout!.on('data', (d) => (out += d));
+    p.stderr!.on('data', (d) => (err += d));
+    const { code } = await until('tsinit exits', () => p.exitCode !== null && { code: p.exitCode }, { saw: () => `stdout ${JSON.stringify(out)} stderr ${JSON.stringify(err)}` });
+    assert.equal(code, 0, err);
+    // ls opens the directory itself as fd 3 in its own process; the shell has 0-2 and the heartbeat.
+    assert.deepEqual(out.trim().split('\n').map(Number).sort((a, b) => a - b), [0, 1, 2, 3], `the service's fds: ${out}`);
+  } finally {
+    closeSync(held);
+  }
 });
 
 pid1Test('the service starts with no signal blocked and none ignored', async () => {

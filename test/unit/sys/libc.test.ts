@@ -7,7 +7,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { elfInterpreter, libcCandidates, libcOfInterpreter, detectPlatform } from '../../../src/sys/platform';
 import { LAYOUTS, layoutFor } from '../../../src/sys/layout';
-import { cName, fdsToClose, openFds } from '../../../src/sys/libc';
+import { cName, fdsToMarkCloseOnExec, openFds } from '../../../src/sys/libc';
 import { cleanEnv, ROOT, tempDir } from '../../helpers/harness';
 
 const LIBC_JS = join(ROOT, 'build', 'src', 'sys', 'libc.js');
@@ -68,10 +68,10 @@ test('layout: a table for each supported C library and architecture, none for th
   assert.deepEqual(printed.sort(), Object.keys(LAYOUTS['glibc-x64']).sort());
 });
 
-test('closefrom fallback: every open fd from the wanted one up, and the staging fds', () => {
-  assert.deepEqual(fdsToClose([0, 1, 2, 3, 5, 19, 20], 5, [21, 22, 23]), [5, 19, 20, 21, 22, 23]);
-  assert.deepEqual(fdsToClose([0, 1, 2], 3, [3, 4, 5]), [3, 4, 5]);
-  assert.deepEqual(fdsToClose([0, 1, 2, 7, 8], 4, [7, 8]), [7, 8]);
+test('closefrom fallback: every open fd from the wanted one up is marked close-on-exec', () => {
+  assert.deepEqual(fdsToMarkCloseOnExec([0, 1, 2, 3, 5, 20, 19, 251], 5), [5, 19, 20, 251]);
+  assert.deepEqual(fdsToMarkCloseOnExec([0, 1, 2], 3), []);
+  assert.deepEqual(fdsToMarkCloseOnExec([0, 1, 2, 3, 4], 4), [4]);
   const open = openFds();
   assert.ok(open && [0, 1, 2].every((fd) => open.includes(fd)), `open fds: ${open}`);
   assert.equal(cName('int posix_spawn_file_actions_addclosefrom_np(void *fa, int from)'), 'posix_spawn_file_actions_addclosefrom_np');
