@@ -13,7 +13,7 @@ import { Sidecar } from '../logging/sidecar';
 import { Reaper } from '../process/reaper';
 import { SpawnError } from '../process/exec-errors';
 import { isAbsolute, resolve } from 'node:path';
-import { startDirectory } from '../process/environment';
+import { leaveStartDirectory, startDirectory } from '../process/environment';
 import { SIGSTOP, SIGTERM } from '../signals';
 import * as libc from '../sys/libc';
 import { signalName } from '../values';
@@ -88,9 +88,8 @@ export class Init {
 
   private async runAll(): Promise<number> {
     const opts = this.opts;
-    // 1. tsinit itself, in / (as dumb-init does): an init that sat in a volume would keep it
-    // busy, and it could never be unmounted. Its children start where it was started.
-    if (startDirectory() !== null) process.chdir('/');
+    // 1. tsinit itself, in /; its children start where it was started.
+    leaveStartDirectory();
     if (process.pid !== 1 && opts.subreaper) libc.setChildSubreaper();
     if (opts.pdeathsig) libc.setParentDeathSignal(opts.pdeathsig);
     this.reaper.start();

@@ -7,6 +7,7 @@
 // (bin/tsinit starts Node for tsinit without it and passes it on in TSINIT_SHIM_NODE_OPTIONS), plus
 // what options give the child (NOTIFY_SOCKET, TSINIT_WATCHDOG_FD, HOME/USER/LOGNAME for --user).
 import { readFileSync } from 'node:fs';
+import * as libc from '../sys/libc';
 
 /** Where bin/tsinit keeps NODE_OPTIONS while Node runs tsinit without it. */
 export const SHIM_NODE_OPTIONS = 'TSINIT_SHIM_NODE_OPTIONS';
@@ -126,6 +127,17 @@ try {
 /** The directory tsinit was started in, where its children start; null if it no longer exists. */
 export function startDirectory(): string | null {
   return startDir;
+}
+
+/**
+ * Moves tsinit to / (as dumb-init does): an init that sat in a volume would keep it busy, and it
+ * could never be unmounted. Its children still start where it was started, through the spawn's
+ * own chdir. A C library without posix_spawn_file_actions_addchdir_np (glibc 2.28) has no such
+ * step, so there tsinit stays where it was started, as tini does, rather than entering the
+ * directory around every spawn, where it would be seen in the wrong place.
+ */
+export function leaveStartDirectory(): void {
+  if (startDir !== null && libc.canSpawnInDirectory()) process.chdir('/');
 }
 
 /** NUL-terminated copies, for C. */

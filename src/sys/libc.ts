@@ -9,7 +9,7 @@
 // extension is missing (glibc < 2.34/2.35, musl), a fallback keeps the same promise:
 //   posix_spawn_file_actions_addclosefrom_np -> one addclose per open fd, listed from /proc/self/fd;
 //   posix_spawn_file_actions_addtcsetpgrp_np -> tsinit hands over the terminal right after the spawn;
-//   posix_spawn_file_actions_addchdir_np     -> tsinit changes directory around the spawn;
+//   posix_spawn_file_actions_addchdir_np     -> tsinit stays where it was started (environment.ts);
 //   gettid                                   -> the raw syscall.
 // FORCE_TSINIT_FALLBACKS=1 makes tsinit use every fallback even where the extension exists (the
 // black-box suite runs once with it, so each fallback is tested on every CI run). A function
@@ -491,8 +491,12 @@ export function spawn(req: SpawnRequest): number {
       markCloseOnExec(fdsToMarkCloseOnExec(open, wanted));
       for (const fd of staging) checkRc('posix_spawn_file_actions_addclose', c.faClose(fa, fd));
     }
-    const addchdir = req.cwd ? optional('faChdir') : null;
-    if (req.cwd && addchdir) checkRc('posix_spawn_file_actions_addchdir_np', addchdir(fa, req.cwd));
+    if (req.cwd) {
+      const addchdir = optional('faChdir');
+      // Without it tsinit stays in the directory its children start in (environment.ts).
+      if (addchdir) checkRc('posix_spawn_file_actions_addchdir_np', addchdir(fa, req.cwd));
+      else if (req.cwd !== process.cwd()) throw new LibcUnsupported("this system's C library lacks posix_spawn_file_actions_addchdir_np, needed for starting a child in another directory");
+    }
     let flags = l.POSIX_SPAWN_SETSIGDEF | l.POSIX_SPAWN_SETSIGMASK;
     let handOverTerminal = false;
     if (req.grouping === 'group') {
@@ -517,7 +521,7 @@ export function spawn(req: SpawnRequest): number {
     const spawnp = c.posixSpawnp;
     const run = () => spawnp(pid, req.file, fa, attr, [...req.argv, null], [...req.env, null]) as number;
     const spawnHere = req.user || req.nice !== undefined ? () => withThreadCredentials(req.user, req.nice, run) : run;
-    const rc = req.cwd && !addchdir ? inDirectory(req.cwd, spawnHere) : spawnHere();
+    const rc = spawnHere();
     if (rc !== 0) throw new SysError('exec', rc);
     if (handOverTerminal) giveTerminal(req.foregroundTty!, pid[0]);
     return pid[0];
@@ -527,23 +531,9 @@ export function spawn(req: SpawnRequest): number {
   }
 }
 
-/**
- * Without addchdir_np: tsinit itself changes directory for the length of the spawn (the child
- * inherits it). As root, before any credential switch; a directory that cannot be entered fails
- * the spawn with its errno, as the file action would.
- */
-function inDirectory(dir: string, run: () => number): number {
-  const back = process.cwd();
-  try {
-    process.chdir(dir);
-  } catch (e) {
-    return errno[(e as NodeJS.ErrnoException).code ?? ''] ?? errno.ENOENT;
-  }
-  try {
-    return run();
-  } finally {
-    process.chdir(back);
-  }
+/** Whether a child can be started in another directory than tsinit's (addchdir_np). */
+export function canSpawnInDirectory(): boolean {
+  return optional('faChdir') !== null;
 }
 
 /**

@@ -15,6 +15,8 @@ import { test, TestContext } from 'node:test';
 
 export const ROOT = resolve(__dirname, '../../..');
 export const TSINIT = join(ROOT, 'bin/tsinit');
+/** FORCE_TSINIT_FALLBACKS as tsinit reads it: every C library extension replaced by its fallback. */
+export const FALLBACKS_FORCED = !['', '0', undefined].includes(process.env.FORCE_TSINIT_FALLBACKS);
 /** The shell helpers (test/helpers/*.sh) */
 export const HELPERS = join(ROOT, 'test/helpers');
 
