@@ -216,9 +216,11 @@ test('--events (needs root): a link or a hard link planted at the events path by
 const SD_NOTIFY = join(ROOT, 'build/test/helpers/sd-notify.js');
 
 test('sd_notify under --user nobody (needs root): the service\'s heartbeats are accepted, the healthy service is not killed', async () => {
-  const r = await run(['--user', 'nobody', '--watchdog', '1s', '--', 'node', SD_NOTIFY, '200', '12', 'READY=1\\nWATCHDOG=1']);
+  // STOPPING=1 at the end: the watchdog then stands down while the sender lingers before it exits
+  // (its linger is no heartbeat, and would race the period on a loaded machine).
+  const r = await run(['--user', 'nobody', '--watchdog', '1s', '--', 'node', SD_NOTIFY, '200', '12', 'READY=1\\nWATCHDOG=1', '--last', 'STOPPING=1']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /sd-notify: sent 12, failed 0/);
+  assert.match(r.stdout, /sd-notify: sent 13, failed 0/);
   assert.doesNotMatch(r.stderr, /watchdog|refused/);
 });
 
@@ -231,18 +233,25 @@ test('sd_notify (needs root): uid nobody outside the service\'s tree cannot keep
     'echo silent; exec sleep 1000';
   const t = start(['--user', 'nobody', '--watchdog', '1s', '--', 'sh', '-c', service]);
   await until(() => existsSync(sockFile) && readFileSync(sockFile, 'utf8').trim() !== '');
-  // The attackers run inside tsinit's PID namespace, as `docker exec -u` would put them.
-  const attack = (uid: number) => spawn('nsenter', ['--target', String(t.tsinitPid(true)), '--pid', '--',
+  // The attackers run inside tsinit's PID and mount namespaces, as `docker exec -u` would put them:
+  // setpriv reads its own /proc/PID/status, which only tsinit's /proc shows under its PID in there.
+  // (--root and --wd keep the root and directory tsinit has, as in a chroot.)
+  const attack = (uid: number) => spawn('nsenter', ['--target', String(t.tsinitPid(true)), '--pid', '--mount', '--root', '--wd', '--',
     'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'node', SD_NOTIFY, '50', '400', 'WATCHDOG=1', '--socket-from', sockFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const sameUid = attack(NOBODY);
   const otherUid = attack(4242);
+  let same = '';
   let other = '';
+  sameUid.stdout!.on('data', (d) => (same += d));
+  sameUid.stderr!.on('data', (d) => (same += d));
   otherUid.stderr!.on('data', (d) => (other += d));
   const otherDone = new Promise((res) => otherUid.on('close', res));
   // The attacker of the service's own uid is sending (and refused) before the service goes silent.
-  await t.waitFor(/refused a message/, 'stderr');
+  await until('tsinit refuses the attacker of uid nobody', () => /refused a message/.test(t.stderr), {
+    saw: () => `tsinit: ${JSON.stringify(t.stderr)}; attacker (exit ${sameUid.exitCode}): ${JSON.stringify(same)}`,
+  });
   writeFileSync(go, '');
   await t.waitFor(/silent/);
   const r = await t.result;
