@@ -413,8 +413,10 @@ for (const pid1 of MODES) {
       }
       const pid = t.tsinitPid(pid1);
       // Without posix_spawn_file_actions_addchdir_np (forced here, or glibc 2.28) tsinit stays where
-      // it was started, so that its children start there too (README, Where it runs).
-      assert.equal(readlinkSync(`/proc/${pid}/cwd`), FALLBACKS_FORCED ? dir : '/', "tsinit's own working directory");
+      // it was started, so that its children start there too (README, Where it runs). Both are read
+      // against tsinit's root, which a test run inside a chroot sees by its full path.
+      const root = readlinkSync(`/proc/${pid}/root`);
+      assert.equal(readlinkSync(`/proc/${pid}/cwd`), FALLBACKS_FORCED ? join(root, dir) : root, "tsinit's own working directory");
       process.kill(pid, 'SIGUSR1');
       assert.equal((await within('tsinit exits', t.result, seen)).code, 0, t.stderr);
     } finally {
