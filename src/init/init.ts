@@ -5,6 +5,7 @@
 //   4. the stop sequence (stop.ts) and the exit code
 // Signals are routed by forward.ts and carried out here; everything else is delegated.
 import { onSignal } from '../early-signals';
+import { absolutePaths } from '../cli/absolute-paths';
 import type { Options } from '../cli/options';
 import { EventLog } from '../events';
 import { fdExhaustion } from '../process/spawn';
@@ -12,7 +13,6 @@ import { EXIT_INTERNAL, EXIT_TIMEOUT, ExitStatus } from '../exit-status';
 import { Sidecar } from '../logging/sidecar';
 import { Reaper } from '../process/reaper';
 import { SpawnError } from '../process/exec-errors';
-import { isAbsolute, resolve } from 'node:path';
 import { leaveStartDirectory, startDirectory } from '../process/environment';
 import { SIGSTOP, SIGTERM } from '../signals';
 import * as libc from '../sys/libc';
@@ -41,8 +41,10 @@ export class Init {
   /** signals to pass on that came before the first incarnation was spawned, or null once it was */
   private early: Pass[] | null = [];
 
-  constructor(private readonly opts: Options) {
-    absolutePaths(opts);
+  private readonly opts: Options;
+
+  constructor(options: Options) {
+    const opts = (this.opts = absolutePaths(options, startDirectory()));
     this.events = new EventLog(opts.verbose, opts.warnReaped);
     // Opened here, before anything runs: a target that cannot be used is a usage error.
     if (opts.events) this.events.openJson(opts.events);
@@ -175,18 +177,4 @@ export class Init {
     }
     this.service.forward(p.signal, p.as, wholeGroup);
   }
-}
-
-/**
- * The paths tsinit itself opens, made absolute against the directory it was started in, before it
- * moves to /. (The logger's and probes' commands run in that directory anyway.)
- */
-function absolutePaths(opts: Options): void {
-  const dir = startDirectory();
-  if (dir === null) return;
-  const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(dir, p));
-  if (opts.events !== undefined && !opts.events.startsWith('fd:')) opts.events = abs(opts.events);
-  opts.pidfile = abs(opts.pidfile);
-  opts.watchdogFile = abs(opts.watchdogFile);
-  opts.logDir = abs(opts.logDir);
 }
