@@ -22,7 +22,6 @@ import { Service, serviceConfig } from './service';
 import { Stop } from './stop';
 import { Terminal } from './terminal';
 import { Control } from '../control/control';
-import { ControlError } from '../control/server';
 import createDebug from '../debug';
 
 const debug = createDebug('init');
@@ -98,13 +97,7 @@ export class Init {
     this.terminal.take();
     onSignal((sig) => this.onSignal(sig), libc.resetHandlerWhenRun);
     // In the background: the service never waits for the control socket.
-    this.control.listen({
-      restart: () => {
-        if (!this.service.restart()) throw new ControlError('the service is not running');
-      },
-      signal: (sig) => this.onSignal(sig),
-      stop: () => this.stop.request('stop asked through the control socket'),
-    });
+    this.control.listen({ service: this.service, signals: { receive: (sig) => this.onSignal(sig) }, stop: this.stop });
 
     // 2. the logger
     if (this.output && !this.output.start()) {
