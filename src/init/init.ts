@@ -19,7 +19,7 @@ import * as libc from '../sys/libc';
 import { signalName } from '../values';
 import { Pass, route, RoutingOptions, stopSignalFor } from './forward';
 import { Service, serviceConfig } from './service';
-import { Stop } from './stop';
+import { Stop, stopConfig } from './stop';
 import { Terminal } from './terminal';
 import { Control } from '../control/control';
 import createDebug from '../debug';
@@ -69,13 +69,10 @@ export class Init {
       },
     });
     this.control = new Control(opts, this.events, () => this.service.status());
-    this.stop = new Stop(
-      { killAfterMs: opts.killAfterMs, keepOrphans: opts.keepOrphans, stopSignal, strictLogs: opts.strictLogs },
-      {
-        events: this.events, reaper: this.reaper, service: this.service, output: this.output, terminal: this.terminal,
-        outputLoss: () => this.control.outputLoss(),
-      },
-    );
+    this.stop = new Stop(stopConfig(opts, stopSignal), {
+      events: this.events, reaper: this.reaper, service: this.service, output: this.output, terminal: this.terminal,
+      outputLoss: () => this.control.outputLoss(),
+    });
   }
 
   /** Runs everything and returns tsinit's exit code. Never throws for the service's failures. */
