@@ -128,12 +128,6 @@ export function readStatus(pid: number): Record<string, string> | null {
   return text === null ? null : parseStatus(text);
 }
 
-/** "1234 kB" -> 1234; null when absent (kernel threads and zombies have no VmRSS). */
-export function statusKb(value: string | undefined): number | null {
-  const m = /^(\d+)\s*kB$/.exec(value ?? '');
-  return m ? Number(m[1]) : null;
-}
-
 /** Seconds since boot, from /proc/uptime: the clock /proc/PID/stat's starttime counts on. */
 export function readUptimeSeconds(): number | null {
   const text = readText('/proc/uptime');
