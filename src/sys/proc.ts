@@ -111,7 +111,7 @@ export function descendantsOf(root: number, procs: ProcStat[]): ProcStat[] {
   return out;
 }
 
-// ---- more of /proc, for hang reports and daemon adoption (added; the functions above are unchanged) --
+// ---- more of /proc, for hang reports and daemon adoption ----------------------------------------
 
 /** Parses /proc/PID/status ("Name:\tsh", "VmRSS:\t  1234 kB" ...) into its fields, values trimmed. */
 export function parseStatus(text: string): Record<string, string> {
