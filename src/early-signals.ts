@@ -32,8 +32,7 @@ const early: Early = ((globalThis as Record<symbol, unknown>)[KEY] as Early | un
  * (what process.on uses inside) takes a number. Its one cost is a deprecation warning, which would
  * touch process.stderr (and make a shared output pipe non-blocking): it is switched off around it.
  */
-function listenRealtime(): number[] {
-  const caught: number[] = [];
+function listenRealtime(): void {
   const proc = process as unknown as { binding(name: string): unknown; noDeprecation?: boolean };
   const quiet = proc.noDeprecation;
   proc.noDeprecation = true;
@@ -45,18 +44,17 @@ function listenRealtime(): number[] {
       const handle = new Signal();
       handle.unref();
       handle.onsignal = () => (early.handler ? early.handler(n) : early.queued.push(n));
-      if (handle.start(n) === 0) caught.push(n);
+      handle.start(n);
     }
   } catch {
     // A Node without the binding: real-time signals keep their default action (documented).
   } finally {
     proc.noDeprecation = quiet;
   }
-  return caught;
 }
 
-/** The real-time signals tsinit listens to (forwarded like every other). */
-export const REALTIME_CAUGHT: readonly number[] = listenRealtime();
+// The real-time signals are forwarded like every other.
+listenRealtime();
 
 /**
  * Routes every caught signal to `h`, first the ones that arrived before.

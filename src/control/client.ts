@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import { writeSync } from 'node:fs';
 import { clientSockets } from './paths';
 import { formatRequest, Request, Response } from './protocol';
-import { decideHealth, formatAgo, Status } from './status';
+import { decideHealth, exitText, formatAgo, Status } from './status';
 
 const EXIT_OK = 0;
 const EXIT_NO = 1;
@@ -107,10 +107,6 @@ function askOne(path: string, req: Request): Promise<{ response: Response } | { 
 }
 
 // ---- what the user sees ----------------------------------------------------------------------
-
-function exitText(e: { code: number | null; signal: number | null }): string {
-  return e.signal !== null ? `signal ${e.signal}` : `code ${e.code}`;
-}
 
 /** `tsinit status`: a few aligned lines for a human. */
 export function formatStatus(s: Status): string {

@@ -8,11 +8,13 @@ import { serverSocket } from './paths';
 import { ControlError, ControlServer } from './server';
 import { fold, initialState, outputLoss, snapshot, Status, StatusConfig, StatusState, UnitStatus } from './status';
 
-/** What tsinit does for each command; each returns once the command has been carried out (or begun). */
-export interface Commands {
-  restart(): void;
-  signal(sig: number): void;
-  stop(): void;
+/** What the commands act on; each call returns once the command has been carried out (or begun). */
+export interface Commanded {
+  /** the service unit: restart() is false when no incarnation is running to restart */
+  service: { restart(): boolean };
+  /** a signal, as if tsinit had received it */
+  signals: { receive(sig: number): void };
+  stop: { request(reason: string): void };
 }
 
 export function statusConfig(o: Options): StatusConfig {
@@ -48,7 +50,7 @@ export class Control {
   }
 
   /** Opens the control socket in the background (tsinit never waits for it). */
-  listen(commands: Commands): void {
+  listen({ service, signals, stop }: Commanded): void {
     const where = serverSocket(this.opts.controlSocket, { uid: process.getuid!(), pid1: process.pid === 1, env: process.env });
     if (!where) return;
     const server = new ControlServer({
@@ -57,9 +59,12 @@ export class Control {
       emit: (e) => this.events.emit(e),
       target: {
         status: () => this.status(),
-        restart: () => this.run('restart', () => commands.restart()),
-        signal: (sig) => this.run('signal', () => commands.signal(sig)),
-        stop: () => this.run('stop', () => commands.stop()),
+        restart: () =>
+          this.run('restart', () => {
+            if (!service.restart()) throw new ControlError('the service is not running');
+          }),
+        signal: (sig) => this.run('signal', () => signals.receive(sig)),
+        stop: () => this.run('stop', () => stop.request('stop asked through the control socket')),
       },
     });
     this.server = server;

@@ -217,7 +217,8 @@ export function formatAgo(ms: number): string {
   return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, '0')}h`;
 }
 
-function exitText(e: { code: number | null; signal: number | null }): string {
+/** A last exit as the status lines say it: `code N` or `signal N`. */
+export function exitText(e: { code: number | null; signal: number | null }): string {
   return e.signal !== null ? `signal ${e.signal}` : `code ${e.code}`;
 }
 

@@ -1,6 +1,6 @@
 // What tsinit does with a signal it received: a pure function of the signal, the phase of the run and
-// the options, so that the whole routing table can be read (and is tested) in one place. init.ts
-// carries out the answer.
+// the options, so that the whole routing table can be read (and is tested) in one place.
+// dispatch.ts carries out the answer.
 //
 // The order of the decisions is the contract:
 //   1. --rewrite first: the signal becomes its rewrite, or is dropped by `none` (any signal, TERM too).
@@ -12,6 +12,7 @@
 //      SIGTSTP outside PID 1 tsinit then stops itself, so that the shell has a stopped job.
 //   4. CONT resumes (the terminal back to the service), WINCH follows the terminal with --pty.
 //   5. Everything else is forwarded as it is.
+import type { Options } from '../cli/options';
 import { JOB_CONTROL, SIGCONT, SIGTERM, SIGTSTP, SIGWINCH } from '../signals';
 import { signalName } from '../values';
 
@@ -27,6 +28,10 @@ export interface RoutingOptions {
   pid1: boolean;
   /** --pty: the service has a terminal of its own */
   pty: boolean;
+}
+
+export function routingOptions(o: Options, pid1: boolean): RoutingOptions {
+  return { rewrite: o.rewrite, stopSignals: o.stopSignals, pid1, pty: o.pty };
 }
 
 /** Send `as` (the rewritten `signal`) to the service, or drop it when the rewrite says none. */

@@ -137,14 +137,7 @@ export class Service {
   /** Runs the service, restarting it as the policy says, and resolves with its final status. */
   async run(): Promise<ExitStatus> {
     const policy = new RestartPolicy(this.cfg.restart);
-    if (wantsWatch(this.cfg.watch)) {
-      this.watch = new ServiceWatch(this.cfg.watch, this.deps.reaper, {
-        onNote: (event) => this.deps.events.emit({ type: 'watchdog', pid: this.child?.pid ?? 0, event }),
-        onKill: (event, since) => this.onWatchdogKill(event, since),
-        onRefused: (reason) => this.deps.events.emit({ type: 'notify-refused', reason }),
-        loggingBlocked: () => this.deps.output?.blockedReason?.() ?? null,
-      });
-    }
+    this.watch = this.startWatch();
     try {
       for (;;) {
         const startedAt = now();
@@ -153,33 +146,12 @@ export class Service {
         const exitedAt = now();
         this.lastExit = status;
         if (this.stopRequest) return status;
-        if (this.restartAsked) {
-          this.restartAsked = false;
-          this.backoff = true;
-          await this.stopLeftovers(now() + this.cfg.killAfterMs);
-          this.backoff = false;
-          if (this.stopRequest) return status;
-          this.restarts++;
-          continue;
-        }
-        const decision = policy.decide({
-          exitCode: exitCodeOf(status),
-          startedAt,
-          exitedAt,
-          failure: this.watchdogKilled || this.daemonFailed,
-        });
-        const pid = this.child!.pid;
-        if (!decision.restart) {
-          if (decision.reason === 'limit') {
-            this.deps.events.emit({ type: 'restart-gave-up', pid, status, restarts: decision.restarts, windowMs: decision.windowMs });
-          }
-          return status;
-        }
-        this.deps.events.emit({ type: 'restart', pid, status, attempt: decision.attempt, limit: decision.limit, delayMs: decision.delayMs });
+        const next = this.nextIncarnation(policy, status, startedAt, exitedAt);
+        if (!next) return status;
         this.backoff = true;
         // The next incarnation starts only when nothing of this one is left: two never overlap.
         await this.stopLeftovers(now() + this.cfg.killAfterMs);
-        await sleep(decision.delayMs, this.stopAsked.signal);
+        if (next.delayMs !== null) await sleep(next.delayMs, this.stopAsked.signal);
         this.backoff = false;
         if (this.stopRequest) return status;
         this.restarts++;
@@ -189,6 +161,47 @@ export class Service {
       this.finished = true;
       this.resolveDone();
     }
+  }
+
+  /** The watchdog, readiness and health probes, if any option asks for them. */
+  private startWatch(): ServiceWatch | null {
+    if (!wantsWatch(this.cfg.watch)) return null;
+    const { events, output } = this.deps;
+    return new ServiceWatch(this.cfg.watch, this.deps.reaper, {
+      onNote: (event) => events.emit({ type: 'watchdog', pid: this.child?.pid ?? 0, event }),
+      onKill: (event, since) => this.onWatchdogKill(event, since),
+      onRefused: (reason) => events.emit({ type: 'notify-refused', reason }),
+      loggingBlocked: () => output?.blockedReason?.() ?? null,
+    });
+  }
+
+  /**
+   * Whether another incarnation starts (null: none), and after which delay: as the policy says for an
+   * incarnation that ended by itself; at once, without the policy's delay or count and without waiting
+   * at all (delayMs null), when restart() asked for it.
+   */
+  private nextIncarnation(
+    policy: RestartPolicy, status: ExitStatus, startedAt: number, exitedAt: number,
+  ): { delayMs: number | null } | null {
+    if (this.restartAsked) {
+      this.restartAsked = false;
+      return { delayMs: null };
+    }
+    const decision = policy.decide({
+      exitCode: exitCodeOf(status),
+      startedAt,
+      exitedAt,
+      failure: this.watchdogKilled || this.daemonFailed,
+    });
+    const pid = this.child!.pid;
+    if (!decision.restart) {
+      if (decision.reason === 'limit') {
+        this.deps.events.emit({ type: 'restart-gave-up', pid, status, restarts: decision.restarts, windowMs: decision.windowMs });
+      }
+      return null;
+    }
+    this.deps.events.emit({ type: 'restart', pid, status, attempt: decision.attempt, limit: decision.limit, delayMs: decision.delayMs });
+    return { delayMs: decision.delayMs };
   }
 
   /** One incarnation: spawn, adopt the daemon if asked, wait for the end. */

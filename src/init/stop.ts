@@ -8,6 +8,7 @@
 // Steps 1-2 start when a stop is asked for (a signal, --timeout, a logger that keeps failing, an
 // internal error); steps 3-6 run once the service has ended, whether it was stopped or not.
 import { Clock, realClock } from '../clock';
+import type { Options } from '../cli/options';
 import { EventLog } from '../events';
 import { EXIT_INTERNAL, finalExitCode, RunOutcome, STRICT_LOGS_REASON } from '../exit-status';
 import { LOGGER_KILL_WAIT_MS } from '../logging/sidecar';
@@ -26,6 +27,10 @@ export interface StopConfig {
   stopSignal: number;
   /** --strict-logs: lost output fails the run */
   strictLogs?: boolean;
+}
+
+export function stopConfig(o: Options, stopSignal: number): StopConfig {
+  return { killAfterMs: o.killAfterMs, keepOrphans: o.keepOrphans, stopSignal, strictLogs: o.strictLogs };
 }
 
 /** What the stop needs of the service unit. */

@@ -111,7 +111,7 @@ export function descendantsOf(root: number, procs: ProcStat[]): ProcStat[] {
   return out;
 }
 
-// ---- more of /proc, for hang reports and daemon adoption (added; the functions above are unchanged) --
+// ---- more of /proc, for hang reports and daemon adoption ----------------------------------------
 
 /** Parses /proc/PID/status ("Name:\tsh", "VmRSS:\t  1234 kB" ...) into its fields, values trimmed. */
 export function parseStatus(text: string): Record<string, string> {
@@ -126,12 +126,6 @@ export function parseStatus(text: string): Record<string, string> {
 export function readStatus(pid: number): Record<string, string> | null {
   const text = readText(`/proc/${pid}/status`);
   return text === null ? null : parseStatus(text);
-}
-
-/** "1234 kB" -> 1234; null when absent (kernel threads and zombies have no VmRSS). */
-export function statusKb(value: string | undefined): number | null {
-  const m = /^(\d+)\s*kB$/.exec(value ?? '');
-  return m ? Number(m[1]) : null;
 }
 
 /** Seconds since boot, from /proc/uptime: the clock /proc/PID/stat's starttime counts on. */

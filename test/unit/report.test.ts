@@ -4,7 +4,6 @@ import { formatReport, ProcSample, stateWord, takeSnapshot, TreeSnapshot } from 
 import { Reaper } from '../../src/process/reaper';
 import { spawnChild } from '../../src/process/spawn';
 import * as libc from '../../src/sys/libc';
-import { kernelUnits, parseAuxv, parseStatus, statusKb } from '../../src/sys/proc';
 import { SIGKILL, SIGSTOP } from '../../src/signals';
 
 // ---- formatting fixed data --------------------------------------------------------------------
@@ -101,22 +100,6 @@ test('stateWord', () => {
   assert.deepEqual(['R', 'S', 'D', 'T', 'Z', 't', 'I', '?'].map(stateWord), [
     'running', 'sleeping', 'disk wait', 'stopped', 'zombie', 'traced', 'idle', 'unknown',
   ]);
-});
-
-test('proc helpers: status fields, auxv, kernel units', () => {
-  const st = parseStatus('Name:\tsleep\nState:\tS (sleeping)\nVmRSS:\t    1234 kB\nThreads:\t1\n');
-  assert.equal(st.Name, 'sleep');
-  assert.equal(st.State, 'S (sleeping)');
-  assert.equal(statusKb(st.VmRSS), 1234);
-  assert.equal(statusKb(undefined), null);
-  const aux = Buffer.alloc(16 * 3);
-  aux.writeBigUInt64LE(17n, 0);
-  aux.writeBigUInt64LE(100n, 8);
-  aux.writeBigUInt64LE(6n, 16);
-  aux.writeBigUInt64LE(4096n, 24);
-  assert.deepEqual([...parseAuxv(aux)], [[17, 100], [6, 4096]]);
-  const units = kernelUnits();
-  assert.ok(units.ticksPerSecond > 0 && units.pageSize >= 4096);
 });
 
 // ---- a real tree ------------------------------------------------------------------------------

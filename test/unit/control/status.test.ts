@@ -1,11 +1,9 @@
-// The status model (the unit's snapshot refined by a fold over tsinit's events), the health
-// decision, where the socket lives and the request protocol: pure, with explicit times.
+// The status model (the unit's snapshot refined by a fold over tsinit's events) and the health
+// decision: pure, with explicit times.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decideHealth, fold, initialState, outputLoss, snapshot, StatusConfig, StatusState, UnitStatus } from '../../../src/control/status';
 import type { TsinitEvent } from '../../../src/event-catalogue';
-import { clientSockets, serverSocket } from '../../../src/control/paths';
-import { parseRequest } from '../../../src/control/protocol';
 
 const plain: StatusConfig = { command: 'app', readiness: false, probe: null, probeThreshold: 3, watchdogMs: null, logger: 'none' };
 const probed: StatusConfig = { ...plain, readiness: true, probe: 'health-cmd' };
@@ -87,27 +85,4 @@ test('lost output: unread bytes, a logger given up on, a log writer that did not
   const gave = feed(logd, [[0, { type: 'logger-gave-up', restarts: 5, windowMs: 10_000 }]]);
   assert.match(outputLoss(gave)!, /gave up/);
   assert.deepEqual(health(gave, running(7, 0), 0), { healthy: false, reason: 'logging failed: the logger kept dying' });
-});
-
-test('socket paths: PID 1 only by default; root in /run, others in XDG_RUNTIME_DIR or /tmp; off; explicit', () => {
-  assert.deepEqual(serverSocket(undefined, { uid: 0, pid1: true, env: {} }), { path: '/run/tsinit/control.sock', isDefault: true });
-  assert.equal(serverSocket(undefined, { uid: 0, pid1: false, env: {} }), null, 'nested: never takes the default');
-  assert.deepEqual(serverSocket(undefined, { uid: 1000, pid1: true, env: { XDG_RUNTIME_DIR: '/run/user/1000' } }), { path: '/run/user/1000/tsinit/control.sock', isDefault: true });
-  assert.deepEqual(serverSocket(undefined, { uid: 1000, pid1: true, env: {} }), { path: '/tmp/tsinit-1000/control.sock', isDefault: true });
-  assert.equal(serverSocket(false, { uid: 0, pid1: true, env: {} }), null);
-  assert.deepEqual(serverSocket('/x/s', { uid: 0, pid1: false, env: {} }), { path: '/x/s', isDefault: false });
-  assert.deepEqual(clientSockets(undefined, { uid: 0, pid1: false, env: {} }), ['/run/tsinit/control.sock']);
-  assert.deepEqual(clientSockets(undefined, { uid: 0, pid1: false, env: { TSINIT_CONTROL_SOCKET: '/y' } }), ['/y']);
-  assert.deepEqual(clientSockets('/z', { uid: 0, pid1: false, env: { TSINIT_CONTROL_SOCKET: '/y' } }), ['/z']);
-  assert.deepEqual(clientSockets(undefined, { uid: 5, pid1: false, env: { XDG_RUNTIME_DIR: '/r' } }), ['/r/tsinit/control.sock', '/tmp/tsinit-5/control.sock']);
-});
-
-test('requests: the four commands, and anything else refused with a reason', () => {
-  assert.deepEqual(parseRequest('status\n'), { cmd: 'status' });
-  assert.deepEqual(parseRequest(' restart '), { cmd: 'restart' });
-  assert.deepEqual(parseRequest('stop'), { cmd: 'stop' });
-  assert.deepEqual(parseRequest('signal HUP'), { cmd: 'signal', signal: 'HUP' });
-  assert.match((parseRequest('signal') as { error: string }).error, /usage: signal SIG/);
-  assert.match((parseRequest('rm -rf /') as { error: string }).error, /unknown request 'rm -rf \/'/);
-  assert.match((parseRequest('') as { error: string }).error, /unknown request/);
 });

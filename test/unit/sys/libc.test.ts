@@ -1,72 +1,14 @@
-// The C library module: finding the library without native code, the layout tables, the fallback
-// decisions, and what a system without koffi or without an extension sees (no stack trace).
+// The C library module: the fallback decisions, and what a system without koffi or without an
+// extension sees (no stack trace).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { elfInterpreter, libcCandidates, libcOfInterpreter, detectPlatform } from '../../../src/sys/platform';
-import { LAYOUTS, layoutFor } from '../../../src/sys/layout';
 import { cName, fdsToMarkCloseOnExec, openFds } from '../../../src/sys/libc';
 import { cleanEnv, ROOT, tempDir } from '../../helpers/harness';
 
 const LIBC_JS = join(ROOT, 'build', 'src', 'sys', 'libc.js');
-
-test('platform: the interpreter in an ELF header names the C library', () => {
-  const p = detectPlatform();
-  assert.notEqual(p.interpreter, null, 'this Node has a PT_INTERP');
-  assert.notEqual(p.libc, 'unknown', `interpreter ${p.interpreter}`);
-  assert.equal(libcOfInterpreter('/lib64/ld-linux-x86-64.so.2'), 'glibc');
-  assert.equal(libcOfInterpreter('/lib/ld-linux-aarch64.so.1'), 'glibc');
-  assert.equal(libcOfInterpreter('/lib/ld-musl-x86_64.so.1'), 'musl');
-  assert.equal(libcOfInterpreter('/lib/ld-musl-aarch64.so.1'), 'musl');
-  assert.equal(libcOfInterpreter('/system/bin/linker64'), 'unknown');
-  assert.equal(libcOfInterpreter(null), 'unknown');
-  // Not ELF, truncated, 32-bit: no interpreter, no exception.
-  assert.equal(elfInterpreter(Buffer.from('#!/bin/sh\necho hi\n')), null);
-  assert.equal(elfInterpreter(readFileSync(process.execPath).subarray(0, 40)), null);
-  const elf32 = Buffer.alloc(64);
-  elf32.write('\x7fELF', 0, 'latin1');
-  elf32[4] = 1;
-  assert.equal(elfInterpreter(elf32), null);
-  // A static executable: program headers without PT_INTERP.
-  const elf = Buffer.alloc(256);
-  elf.write('\x7fELF', 0, 'latin1');
-  elf[4] = 2;
-  elf[5] = 1;
-  elf.writeBigUInt64LE(64n, 32);
-  elf.writeUInt16LE(56, 54);
-  elf.writeUInt16LE(1, 56);
-  elf.writeUInt32LE(1, 64); // PT_LOAD
-  assert.equal(elfInterpreter(elf), null);
-  elf.writeUInt32LE(3, 64); // PT_INTERP at offset 128, 20 bytes with the NUL
-  elf.writeBigUInt64LE(128n, 64 + 8);
-  elf.writeBigUInt64LE(20n, 64 + 32);
-  elf.write('/lib/ld-musl-x.so.1\0', 128, 'latin1');
-  assert.equal(elfInterpreter(elf), '/lib/ld-musl-x.so.1');
-});
-
-test('platform: which names are tried for each C library', () => {
-  assert.deepEqual(libcCandidates({ libc: 'glibc', interpreter: '/lib64/ld-linux-x86-64.so.2' }, 'x64'), ['libc.so.6']);
-  assert.deepEqual(libcCandidates({ libc: 'musl', interpreter: '/lib/ld-musl-aarch64.so.1' }, 'arm64'), [
-    '/lib/ld-musl-aarch64.so.1', 'libc.musl-aarch64.so.1', '/lib/ld-musl-aarch64.so.1',
-  ]);
-  assert.deepEqual(libcCandidates({ libc: 'unknown', interpreter: null }, 'x64'), [
-    'libc.so.6', 'libc.musl-x86_64.so.1', '/lib/ld-musl-x86_64.so.1',
-  ]);
-});
-
-test('layout: a table for each supported C library and architecture, none for the others', () => {
-  assert.deepEqual(Object.keys(LAYOUTS).sort(), ['glibc-arm64', 'glibc-x64', 'musl-arm64', 'musl-x64']);
-  assert.equal(layoutFor('glibc', 'riscv64'), null);
-  assert.equal(layoutFor('uclibc', 'x64'), null);
-  assert.equal(layoutFor('musl', 'arm64')!.SYS_setresuid, 147);
-  assert.equal(layoutFor('glibc', 'x64')!.SYS_setresuid, 117);
-  // The layout C program prints exactly the table's names (the comparison itself needs a compiler:
-  // test/portability/check-layout.mjs).
-  const printed = [...readFileSync(join(ROOT, 'test', 'portability', 'layout.c'), 'utf8').matchAll(/V\("(\w+)"/g)].map((m) => m[1]);
-  assert.deepEqual(printed.sort(), Object.keys(LAYOUTS['glibc-x64']).sort());
-});
 
 test('closefrom fallback: every open fd from the wanted one up is marked close-on-exec', () => {
   assert.deepEqual(fdsToMarkCloseOnExec([0, 1, 2, 3, 5, 20, 19, 251], 5), [5, 19, 20, 251]);
