@@ -37,23 +37,55 @@ FAILED=0
 FAILED_NAMES=()
 T0=$(now_ms)
 
-# row NAME FUNCTION ARGS...: runs a row; its last 'counts:' line is shown on the PASS/FAIL line.
-row() {
+# run_row NAME FUNCTION ARGS...: runs a row and prints its PASS/FAIL line (with the row's last
+# 'counts:' line, and on failure what it said); its status says which.
+run_row() {
   local name=$1; shift
-  [[ -z "$ONLY" ]] || grep -qE -- "$ONLY" <<<"$name" || return 0
   local start rc=0 out counts
   start=$(now_ms)
   out=$("$@" 2>&1) || rc=$?
   counts=$(sed -n 's/^counts: //p' <<<"$out" | tail -1)
   if (( rc == 0 )); then
-    PASSED=$((PASSED + 1))
     printf 'PASS %-18s %s (%s)\n' "$name" "$counts" "$(secs_since "$start")"
   else
-    FAILED=$((FAILED + 1))
-    FAILED_NAMES+=("$name")
     printf 'FAIL %-18s %s (%s)\n' "$name" "$counts" "$(secs_since "$start")"
     { printf '%s\n' "$out" | grep -v '^\[portability\]' | head -20; echo ...; printf '%s\n' "$out" | tail -30; } | sed 's/^/     | /'
   fi
+  return $rc
+}
+
+selected() { [[ -z "$ONLY" ]] || grep -qE -- "$ONLY" <<<"$1"; }
+counted() {
+  if (( $2 == 0 )); then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); fi
+}
+
+# row NAME FUNCTION ARGS...: one row, now.
+row() {
+  selected "$1" || return 0
+  local rc=0
+  run_row "$@" || rc=$?
+  counted "$1" $rc
+}
+
+# rows_together "NAME FUNCTION ARGS..." ...: rows run at the same time, reported in their order.
+# A chroot's suite mostly waits (grace periods, watchdog periods, probes), so two rows at once take
+# little longer than one on 2 cores. Each row has its own root filesystem and logs.
+rows_together() {
+  local spec pids=() names=() i rc
+  for spec in "$@"; do
+    # shellcheck disable=SC2086
+    set -- $spec
+    selected "$1" || continue
+    names+=("$1")
+    run_row "$@" >"$WORK_DIR/row-$1.out" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${!pids[@]}"; do
+    rc=0
+    wait "${pids[$i]}" || rc=$?
+    cat "$WORK_DIR/row-${names[$i]}.out"
+    counted "${names[$i]}" $rc
+  done
 }
 
 [[ $(id -u) == 0 ]] || { echo "FAIL setup: run as root (debootstrap, chroot, namespaces)"; exit 1; }
@@ -74,7 +106,7 @@ say "packed $(basename "$TARBALL") ($(stat -c %s "$TARBALL") bytes)"
 install_tarball() {
   cp "$TARBALL" "$1/tmp/tsinit.tgz"
   in_root "$1" npm install --global --offline --omit=optional --ignore-scripts --no-audit --no-fund /tmp/tsinit.tgz \
-    >"$WORK_DIR/install.log" 2>&1 || { cat "$WORK_DIR/install.log"; echo "install of the tarball failed"; return 1; }
+    >"$1.install.log" 2>&1 || { cat "$1.install.log"; echo "install of the tarball failed"; return 1; }
   rm -f "$1/tmp/tsinit.tgz"
 }
 
@@ -161,7 +193,7 @@ stage_suite() {
 
 # run_suite ROOTFS: the black-box suite; its counts become this row's.
 run_suite() {
-  local log="$WORK_DIR/suite.log" rc=0
+  local log="$1.suite.log" rc=0
   in_root "$1" sh -c "cd /opt/tsinit-test && node --test --test-concurrency=2 --test-timeout=$SUITE_TEST_TIMEOUT build/test/pid1/" \
     >"$log" 2>&1 || rc=$?
   SUITE_PASS=$(sed -n 's/^# pass //p' "$log" | tail -1)
@@ -258,10 +290,12 @@ row layout-musl-x64 layout_row musl-x64 musl-gcc
 if command -v aarch64-linux-gnu-gcc >/dev/null; then
   row layout-glibc-arm64 layout_row glibc-arm64 aarch64-linux-gnu-gcc /usr/bin/qemu-aarch64-static
 fi
-row debian-11 glibc_row debian-11 bullseye debian
-row ubuntu-20.04 glibc_row ubuntu-20.04 focal ubuntu
-row ubuntu-22.04 glibc_row ubuntu-22.04 jammy ubuntu
-row debian-12-arm64 arm64_row
+# What the rows share is made first, one at a time: the Debian 11 root filesystem and node-pty.
+if selected debian-11 || selected ubuntu-20.04 || selected ubuntu-22.04; then
+  node_pty_for "$(ensure_rootfs debian-11 bullseye amd64 debian)" >/dev/null || { echo "FAIL setup: node-pty for the rows"; exit 1; }
+fi
+rows_together "debian-11 glibc_row debian-11 bullseye debian" "ubuntu-20.04 glibc_row ubuntu-20.04 focal ubuntu"
+rows_together "ubuntu-22.04 glibc_row ubuntu-22.04 jammy ubuntu" "debian-12-arm64 arm64_row"
 
 say "total $(secs_since "$T0")"
 (( FAILED == 0 )) || say "failed: ${FAILED_NAMES[*]}"
