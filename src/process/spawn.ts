@@ -40,8 +40,6 @@ export function spawnChild(spec: ChildSpec, reaper: Reaper): Child {
     // tsinit itself sits in / (init.ts); its children start where it was started.
     cwd: startDirectory() ?? undefined,
     fds: [...fds.entries()].filter(([, parent]) => parent >= 0),
-    // Every child gets a process group of its own, so that a signal reaches what it forked.
-    grouping: 'group',
     foregroundTty: spec.foregroundTty,
     user: spec.user,
     nice: spec.nice,

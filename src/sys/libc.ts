@@ -249,7 +249,6 @@ function checkRc(call: string, rc: number): void {
 // ---- waiting ----------------------------------------------------------------------------------
 
 export const WNOHANG = 1;
-export const WUNTRACED = 2;
 
 /** waitpid(2). Returns null when nothing is ready (WNOHANG) or there is no such child (ECHILD). */
 export function waitpid(pid: number, options = WNOHANG): { pid: number; status: number } | null {
@@ -336,11 +335,6 @@ export function bytesUnread(fd: number): number {
   check('ioctl(FIONREAD)', c.ioctlInt(fd, L().FIONREAD, out));
   return out[0];
 }
-export function setNonBlocking(fd: number, on: boolean): void {
-  const l = L();
-  const flags = check('fcntl(F_GETFL)', c.fcntl(fd, l.F_GETFL, 0));
-  check('fcntl(F_SETFL)', c.fcntl(fd, l.F_SETFL, on ? flags | l.O_NONBLOCK : flags & ~l.O_NONBLOCK));
-}
 export function close(fd: number): void {
   c.close(fd);
 }
@@ -407,9 +401,7 @@ export interface SpawnRequest {
   env: Array<string | Buffer>;
   /** fds the child gets, as [childFd, parentFd]; every other fd above 2 is closed in the child. */
   fds: Array<[number, number]>;
-  /** 'group': own process group (pgid = pid); 'session': own session; 'inherit': tsinit's group. */
-  grouping: 'group' | 'session' | 'inherit';
-  /** make the child's group the foreground group of this terminal fd (only with 'group') */
+  /** make the child's group (its own: pgid = pid) the foreground group of this terminal fd */
   foregroundTty?: number;
   cwd?: string;
   /** credentials and niceness, applied to the calling thread around the spawn (see spawnAs) */
@@ -497,18 +489,14 @@ export function spawn(req: SpawnRequest): number {
       if (addchdir) checkRc('posix_spawn_file_actions_addchdir_np', addchdir(fa, req.cwd));
       else if (req.cwd !== process.cwd()) throw new LibcUnsupported("this system's C library lacks posix_spawn_file_actions_addchdir_np, needed for starting a child in another directory");
     }
-    let flags = l.POSIX_SPAWN_SETSIGDEF | l.POSIX_SPAWN_SETSIGMASK;
+    // Every child gets a process group of its own, so that a signal reaches what it forked.
+    const flags = l.POSIX_SPAWN_SETSIGDEF | l.POSIX_SPAWN_SETSIGMASK | l.POSIX_SPAWN_SETPGROUP;
+    checkRc('posix_spawnattr_setpgroup', c.attrSetpgroup(attr, 0));
     let handOverTerminal = false;
-    if (req.grouping === 'group') {
-      flags |= l.POSIX_SPAWN_SETPGROUP;
-      checkRc('posix_spawnattr_setpgroup', c.attrSetpgroup(attr, 0));
-      if (req.foregroundTty !== undefined) {
-        const addtcsetpgrp = optional('faTcsetpgrp');
-        if (addtcsetpgrp) checkRc('posix_spawn_file_actions_addtcsetpgrp_np', addtcsetpgrp(fa, req.foregroundTty));
-        else handOverTerminal = true;
-      }
-    } else if (req.grouping === 'session') {
-      flags |= l.POSIX_SPAWN_SETSID;
+    if (req.foregroundTty !== undefined) {
+      const addtcsetpgrp = optional('faTcsetpgrp');
+      if (addtcsetpgrp) checkRc('posix_spawn_file_actions_addtcsetpgrp_np', addtcsetpgrp(fa, req.foregroundTty));
+      else handOverTerminal = true;
     }
     checkRc('posix_spawnattr_setflags', c.attrSetflags(attr, flags));
     // A zero-filled sigset_t is the empty set on Linux (a bit mask), in both C libraries.

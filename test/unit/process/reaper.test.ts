@@ -29,7 +29,7 @@ async function until(what: string, cond: () => boolean): Promise<void> {
 
 /** A child that is not watched: spawned straight through libc, as a grandchild reparented to tsinit would be. */
 function unwatched(script: string): number {
-  return libc.spawn({ file: '/bin/sh', argv: ['/bin/sh', '-c', script], env: [], fds: [[0, 0], [1, 1], [2, 2]], grouping: 'group' });
+  return libc.spawn({ file: '/bin/sh', argv: ['/bin/sh', '-c', script], env: [], fds: [[0, 0], [1, 1], [2, 2]] });
 }
 
 test('a watched child: its status, by code or by signal', async () => {
