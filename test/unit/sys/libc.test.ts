@@ -7,6 +7,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cName, fdsToMarkCloseOnExec, openFds } from '../../../src/sys/libc';
 import { cleanEnv, ROOT, tempDir } from '../../helpers/harness';
+import { withTerminal } from '../../helpers/terminal';
 
 const LIBC_JS = join(ROOT, 'build', 'src', 'sys', 'libc.js');
 
@@ -98,36 +99,19 @@ test('fallbacks keep the fd promise: the service gets 0-2 and the mapped fds, no
   }
 });
 
-interface MiniPty {
-  onData(cb: (d: Buffer | string) => void): unknown;
-  onExit(cb: (e: { exitCode: number }) => void): unknown;
-  write(data: string): void;
-  kill(signal?: string): void;
-}
-// node-pty, tsinit's optional dependency, is the terminal these tests type into.
-const nodePty = require('node-pty') as { spawn(file: string, args: string[], opts: Record<string, unknown>): MiniPty };
-
-test('fallbacks keep the terminal promise: a service that reads its terminal at once gets the line', { timeout: 60_000 }, async (ctx) => {
+test('fallbacks keep the terminal promise: a service that reads its terminal at once gets the line', { timeout: 120_000 }, async (ctx) => {
   // The service reads before it prints anything: without addtcsetpgrp_np that read can come
-  // before tsinit hands over the terminal (SIGTTIN), and tsinit must continue it.
+  // before tsinit hands over the terminal (SIGTTIN), and tsinit must continue it. The line is typed
+  // as soon as the terminal exists, so it waits there before the service reads.
   for (const force of ['1', '0']) {
     for (let i = 0; i < 10; i++) {
-      const term = nodePty.spawn(join(ROOT, 'bin', 'tsinit'), ['--', 'sh', '-c', 'read line; echo "GOT:$line"'], {
-        name: 'xterm', cols: 80, rows: 24, cwd: ROOT, env: cleanEnv({ FORCE_TSINIT_FALLBACKS: force }),
+      const argv = [join(ROOT, 'bin', 'tsinit'), '--', 'sh', '-c', 'read line; echo "GOT:$line"'];
+      await withTerminal(ctx, argv, { env: { FORCE_TSINIT_FALLBACKS: force } }, async (t) => {
+        t.type(`w${i}\r`);
+        await t.waitFor(new RegExp(`GOT:w${i}`));
+        const end = await t.ended();
+        assert.equal(end.exitCode, 0, `force=${force} run ${i}: ${JSON.stringify(t.output)}`);
       });
-      let out = '';
-      term.onData((d) => (out += d.toString()));
-      const onAbort = () => {
-        ctx.diagnostic(`force=${force} run ${i}: the terminal showed ${JSON.stringify(out)}`);
-        term.kill('SIGKILL');
-      };
-      ctx.signal.addEventListener('abort', onAbort);
-      const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
-      term.write(`w${i}\r`);
-      const code = await exited;
-      ctx.signal.removeEventListener('abort', onAbort);
-      assert.equal(code, 0, `force=${force} run ${i}: ${JSON.stringify(out)}`);
-      assert.match(out, new RegExp(`GOT:w${i}`), `force=${force} run ${i}`);
     }
   }
 });
