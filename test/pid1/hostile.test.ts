@@ -9,7 +9,7 @@ import {
 } from 'node:fs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { cleanEnv, ROOT, run, start, tempDir, TSINIT, until } from '../helpers/harness';
+import { asPid1, cleanEnv, ROOT, rootTest, run, start, tempDir, TSINIT, until } from '../helpers/harness';
 
 const NOBODY = 65534;
 
@@ -31,7 +31,7 @@ function secretFile(root: string): { path: string; secret: string } {
   return { path, secret };
 }
 
-test('--pidfile (needs root): a daemon of uid nobody that replaces its pidfile by a link to a root-only file: refused, nothing disclosed', async () => {
+rootTest('--pidfile (needs root): a daemon of uid nobody that replaces its pidfile by a link to a root-only file: refused, nothing disclosed', async () => {
   const { root, dir } = attackerDir();
   const { path, secret } = secretFile(root);
   const pidfile = join(dir, 'daemon.pid');
@@ -44,7 +44,7 @@ test('--pidfile (needs root): a daemon of uid nobody that replaces its pidfile b
   assert.ok(!r.stderr.includes(secret) && !r.stderr.includes('root:'), `stderr disclosed the file: ${r.stderr}`);
 });
 
-test('--pidfile (needs root): a FIFO planted as the pidfile never blocks tsinit: refused at --daemon-timeout', async () => {
+rootTest('--pidfile (needs root): a FIFO planted as the pidfile never blocks tsinit: refused at --daemon-timeout', async () => {
   const { dir } = attackerDir();
   const pidfile = join(dir, 'daemon.pid');
   const r = await run([
@@ -55,7 +55,7 @@ test('--pidfile (needs root): a FIFO planted as the pidfile never blocks tsinit:
   assert.match(r.stderr, /cannot read .*daemon\.pid: it is not a regular file \(a FIFO\)/);
 });
 
-test('--pidfile (needs root): a hard link to a root-only file is refused, and a pidfile that is not a pid is not shown', async () => {
+rootTest('--pidfile (needs root): a hard link to a root-only file is refused, and a pidfile that is not a pid is not shown', async () => {
   const { root, dir } = attackerDir();
   const { secret } = secretFile(root);
   const pidfile = join(dir, 'daemon.pid');
@@ -68,7 +68,7 @@ test('--pidfile (needs root): a hard link to a root-only file is refused, and a 
   assert.ok(!r.stderr.includes(secret), r.stderr);
 });
 
-test('--log-dir (needs root): a service of uid nobody that swaps current.jsonl for a link to a root-only file: the file is never written', async () => {
+rootTest('--log-dir (needs root): a service of uid nobody that swaps current.jsonl for a link to a root-only file: the file is never written', async () => {
   const { root, dir } = attackerDir();
   const { path, secret } = secretFile(root);
   const before = readFileSync(path, 'utf8');
@@ -95,7 +95,7 @@ test('--log-dir (needs root): a service of uid nobody that swaps current.jsonl f
 /** Runs tsinit as PID 1 under umask 000. */
 function runUmask0(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn('sh', ['-c', 'umask 000; exec unshare --pid --fork --mount-proc "$@"', 'sh', TSINIT, ...args], {
+    const p = spawn('sh', ['-c', 'umask 000; exec "$@"', 'sh', ...asPid1([TSINIT, ...args])], {
       env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -119,7 +119,7 @@ test('fixed modes whatever the umask: log directory 0750, log files and the --ev
   assert.equal(mode(events), '640');
 });
 
-test('--log-dir on a read-only file system (needs root): EROFS said in one line, no spin, SIGTERM ends logd', async () => {
+rootTest('--log-dir on a read-only file system (needs root): EROFS said in one line, no spin, SIGTERM ends logd', async () => {
   const dir = tempDir();
   const ro = join(dir, 'ro');
   mkdirSync(ro);
@@ -175,7 +175,8 @@ test('--events into a FIFO whose reader never reads: tsinit never blocks, SIGTER
 });
 
 test('--events fd:3 on a socket nobody reads: tsinit never blocks and SIGTERM works', async () => {
-  const p = spawn('unshare', ['--pid', '--fork', '--mount-proc', TSINIT, '--events', 'fd:3', '--', 'sh', '-c', orphans(3000)], {
+  const [cmd, ...argv] = asPid1([TSINIT, '--events', 'fd:3', '--', 'sh', '-c', orphans(3000)]);
+  const p = spawn(cmd, argv, {
     env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -191,7 +192,7 @@ test('--events fd:3 on a socket nobody reads: tsinit never blocks and SIGTERM wo
   assert.match(stderr, /could not be written: they are lost/);
 });
 
-test('--events (needs root): a link or a hard link planted at the events path by uid nobody is refused before anything runs', async () => {
+rootTest('--events (needs root): a link or a hard link planted at the events path by uid nobody is refused before anything runs', async () => {
   const { root, dir } = attackerDir();
   const { path, secret } = secretFile(root);
   const before = readFileSync(path, 'utf8');
@@ -215,7 +216,7 @@ test('--events (needs root): a link or a hard link planted at the events path by
 
 const SD_NOTIFY = join(ROOT, 'build/test/helpers/sd-notify.js');
 
-test('sd_notify under --user nobody (needs root): the service\'s heartbeats are accepted, the healthy service is not killed', async () => {
+rootTest('sd_notify under --user nobody (needs root): the service\'s heartbeats are accepted, the healthy service is not killed', async () => {
   // STOPPING=1 at the end: the watchdog then stands down while the sender lingers before it exits
   // (its linger is no heartbeat, and would race the period on a loaded machine).
   const r = await run(['--user', 'nobody', '--watchdog', '1s', '--', 'node', SD_NOTIFY, '200', '12', 'READY=1\\nWATCHDOG=1', '--last', 'STOPPING=1']);
@@ -224,7 +225,7 @@ test('sd_notify under --user nobody (needs root): the service\'s heartbeats are 
   assert.doesNotMatch(r.stderr, /watchdog|refused/);
 });
 
-test('sd_notify (needs root): uid nobody outside the service\'s tree cannot keep a hung --user nobody service alive; another uid cannot send at all', async () => {
+rootTest('sd_notify (needs root): uid nobody outside the service\'s tree cannot keep a hung --user nobody service alive; another uid cannot send at all', async () => {
   const { root } = attackerDir();
   const sockFile = join(root, 'nobody', 'socket');
   const go = join(root, 'go');
@@ -281,7 +282,7 @@ test('the watchdog never kills a service blocked on a full log pipe that the log
 
 const KILL_LOOP = join(ROOT, 'build/test/helpers/kill-loop.js');
 
-test('--user nobody (needs root): uid nobody signalling tsinit (kill and tgkill, SIGKILL) in a tight loop while the service crash-loops: 0 delivered', async () => {
+rootTest('--user nobody (needs root): uid nobody signalling tsinit (kill and tgkill, SIGKILL) in a tight loop while the service crash-loops: 0 delivered', async () => {
   const dir = tempDir();
   const starts = join(dir, 'starts');
   // once the test creates it, the next incarnation stays up, so that the final SIGTERM meets a service

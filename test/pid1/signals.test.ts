@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanEnv, FALLBACKS_FORCED, Running, start, tempDir, TSINIT } from '../helpers/harness';
+import { asPid1, cleanEnv, FALLBACKS_FORCED, rootTest, Running, start, tempDir, TSINIT } from '../helpers/harness';
 
 const WAIT_MS = 30_000;
 const TEST = { timeout: 180_000 };
@@ -386,7 +386,7 @@ for (const pid1 of MODES) {
 
 /** Starts bin/tsinit (as PID 1 or not) in `cwd`. */
 function startIn(cwd: string, args: string[], pid1: boolean, env: Record<string, string> = {}): Running {
-  const argv = pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', TSINIT, ...args] : [TSINIT, ...args];
+  const argv = pid1 ? asPid1([TSINIT, ...args]) : [TSINIT, ...args];
   const proc = spawn(argv[0], argv.slice(1), { cwd, env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
   proc.stdin!.end();
   return new Running(proc);
@@ -427,7 +427,7 @@ for (const pid1 of MODES) {
 
 // ---- 7. --user sets HOME, USER, LOGNAME ---------------------------------------------------------
 
-test('--user sets HOME, USER and LOGNAME from the passwd entry; a uid without one gets HOME=/', TEST, async () => {
+rootTest('--user (needs root) sets HOME, USER and LOGNAME from the passwd entry; a uid without one gets HOME=/', TEST, async () => {
   const nobody = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))!.split(':');
   const show = ['sh', '-c', 'echo "HOME=${HOME-unset} USER=${USER-unset} LOGNAME=${LOGNAME-unset}"', 'user-env'];
   const env = { HOME: '/root', USER: 'root', LOGNAME: 'root' };
@@ -486,7 +486,7 @@ for (const pid1 of MODES) {
     // A launcher, because Node passes arguments to a child as UTF-8 strings only.
     const launch = join(dir, 'launch.sh');
     writeFileSync(launch, `A=$(printf '\\377\\376a\\303\\251\\200'); V=$(printf '\\377x\\200'); export V; exec "$@" "$A"\n`);
-    const tsinit = pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', TSINIT] : [TSINIT];
+    const tsinit = pid1 ? asPid1([TSINIT]) : [TSINIT];
     const proc = spawn('sh', [launch, ...tsinit, '--', 'sh', svc, 'bytes-unchanged'], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     proc.stdin!.end();
     const t = new Running(proc);
