@@ -327,7 +327,7 @@ export class Service {
   /** What is left of an ended incarnation (its group, orphans), so that no two ever overlap. */
   private stopLeftovers(killAt: number): Promise<void> {
     return terminateTree({
-      spare: new Set(this.deps.output?.pids() ?? []),
+      spare: () => this.deps.output?.pids() ?? [],
       killAt,
       reaper: this.deps.reaper,
       onKill: (pids) => this.deps.events.emit({ type: 'killing', reason: 'processes left by the previous incarnation', pids }),

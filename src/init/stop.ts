@@ -45,6 +45,8 @@ export interface StoppableService {
 /** What the stop needs of the logger. */
 export interface DrainableOutput {
   pids(): number[];
+  /** the service side is finished for good: tsinit's own copies of the pipe's write ends close */
+  closeInput(): void;
   drain(): Promise<void>;
   readonly failed: boolean;
 }
@@ -154,12 +156,15 @@ export class Stop {
   private async runFinish(outcome: RunOutcome): Promise<number> {
     const { events, reaper, output, terminal } = this.deps;
     this.over.abort();
+    // The service is gone for good: tsinit lets go of the log pipe now, so the logger sees EOF the
+    // moment the last other holder (a leftover of step 3) is gone, not after step 3 as a whole.
+    output?.closeInput();
     // 3. What is left of the tree, by the same deadline as the service's own stop.
     const t = this.clock.now();
     const killAt = Math.min((this.req?.at ?? t) + this.cfg.killAfterMs, t + this.cfg.killAfterMs);
     if (!this.cfg.keepOrphans) {
       await this.terminateTree({
-        spare: new Set(output?.pids() ?? []),
+        spare: () => output?.pids() ?? [],
         killAt,
         reaper,
         hurry: this.hurry.signal,
@@ -172,7 +177,7 @@ export class Stop {
     // 5. The terminal as tsinit found it; whatever the logger left behind; the last zombies.
     terminal.restore();
     if (!this.cfg.keepOrphans) {
-      await this.terminateTree({ spare: new Set(), killAt: this.clock.now() + LOGGER_KILL_WAIT_MS, reaper });
+      await this.terminateTree({ spare: () => [], killAt: this.clock.now() + LOGGER_KILL_WAIT_MS, reaper });
     }
     reaper.reap();
     if (reaper.reapedOrphans > 0) events.emit({ type: 'orphans-reaped', count: reaper.reapedOrphans });

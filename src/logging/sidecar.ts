@@ -52,6 +52,8 @@ export class Sidecar {
   private gaveUp = false;
   private exitWaiters: Array<() => void> = [];
   private restartTimer: NodeJS.Timeout | null = null;
+  /** the last logger that exited, for a restart that drain() asks for */
+  private lastExit: { pid: number; status: ExitStatus } | null = null;
 
   constructor(
     private readonly opts: SidecarConfig,
@@ -149,15 +151,22 @@ export class Sidecar {
     // Its own children may still hold the pipe; they must not read beside the next logger.
     signalChild(logger, SIGKILL, true);
     this.logger = null;
-    // While draining, a logger that exits with bytes left is restarted to read them.
+    this.lastExit = { pid: logger.pid, status };
+    // Once tsinit has let go of the pipe (closeInput), a logger that leaves nothing unread has seen its
+    // EOF; one that exits with bytes left is restarted at once to read them.
     if (this.terminating || this.gaveUp || (this.draining && this.unread() === 0)) {
       this.events.emit({ type: 'exited', role: 'logger', pid: logger.pid, status });
       return this.notifyExit();
     }
+    this.restart(logger.pid, status);
+  }
+
+  /** The next logger, after the backoff (none while draining), unless --logger-restart-limit is used up. */
+  private restart(pid: number, status: ExitStatus): void {
     const t = now();
     if (!this.restarts.tryTake(t)) {
       this.gaveUp = true;
-      this.events.emit({ type: 'exited', role: 'logger', pid: logger.pid, status });
+      this.events.emit({ type: 'exited', role: 'logger', pid, status });
       this.events.emit({
         type: 'logger-gave-up',
         restarts: this.restarts.count(t),
@@ -167,7 +176,7 @@ export class Sidecar {
       return this.notifyExit();
     }
     const delayMs = this.draining ? 0 : loggerRestartDelay(this.restarts.within(t, 1000) - 1);
-    this.events.emit({ type: 'logger-restart', pid: logger.pid, status, attempt: this.restarts.count(t), delayMs });
+    this.events.emit({ type: 'logger-restart', pid, status, attempt: this.restarts.count(t), delayMs });
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (!this.start()) {
@@ -203,8 +212,16 @@ export class Sidecar {
     return true;
   }
 
-  /** The service side is finished for good: close the write ends so the logger will see EOF. */
-  closeWriteEnds(): void {
+  /**
+   * The service side is finished for good: tsinit closes its copies of the write ends, so the logger
+   * sees EOF once no one else holds them, and an exit on that EOF is the expected end, not a failure.
+   */
+  closeInput(): void {
+    this.draining = true;
+    this.closeWriteEnds();
+  }
+
+  private closeWriteEnds(): void {
     for (const p of [this.out, this.err]) {
       if (p && p.write >= 0) {
         libc.close(p.write);
@@ -218,8 +235,10 @@ export class Sidecar {
    * SIGTERM -> SIGKILL. Then unread bytes are counted and reported, never dropped silently.
    */
   async drain(): Promise<void> {
-    this.draining = true;
-    this.closeWriteEnds();
+    this.closeInput();
+    // A logger that ended while the rest of the tree was being stopped, with the pipe empty at the
+    // time, may have left bytes that the last of those processes wrote after it: a new one reads them.
+    if (!this.running() && !this.gaveUp && this.lastExit && this.unread() > 0) this.restart(this.lastExit.pid, this.lastExit.status);
     if (!(await this.gone(now() + this.opts.graceMs)) && this.logger) {
       const logger = this.logger;
       this.terminating = true;

@@ -44,8 +44,11 @@ function hasChildrenFiles(): boolean {
 const POLL_MS = 10;
 
 export interface TerminateOptions {
-  /** roots of subtrees to leave alone (the logger) */
-  spare: ReadonlySet<number>;
+  /**
+   * Roots of subtrees to leave alone (the logger), asked again at every sweep: a logger restarted
+   * while the tree is being stopped is spared as well.
+   */
+  spare: () => Iterable<number>;
   /** when to switch from SIGTERM to SIGKILL (a now() time) */
   killAt: number;
   reaper: Reaper;
@@ -65,7 +68,7 @@ export async function terminateTree(o: TerminateOptions): Promise<void> {
   let killing = false;
   const sweep = (): number => {
     o.reaper.reap();
-    const live = liveDescendants(o.spare);
+    const live = liveDescendants(new Set(o.spare()));
     for (const p of live) {
       if (killing) libc.kill(p.pid, SIGKILL);
       else if (!termed.has(p.pid)) {
@@ -86,7 +89,7 @@ export async function terminateTree(o: TerminateOptions): Promise<void> {
       ask: () => undefined,
       kill: (hurried) => {
         killing = true;
-        const live = liveDescendants(o.spare);
+        const live = liveDescendants(new Set(o.spare()));
         if (live.length === 0) return;
         o.onKill?.(live.map((p) => p.pid), hurried);
         for (const p of live) libc.kill(p.pid, SIGKILL);

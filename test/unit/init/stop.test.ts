@@ -24,7 +24,12 @@ function world(cfg: Partial<StopConfig> = {}, o: { running?: boolean; logger?: b
     kill: (reason: string) => log.push(`kill ${reason} @${clock.now()}`),
   };
   const output = o.logger
-    ? { pids: () => [7], drain: async () => void log.push(`drain @${clock.now()}`), failed: o.loggerFailed ?? false }
+    ? {
+      pids: () => [7],
+      closeInput: () => void log.push(`input closed @${clock.now()}`),
+      drain: async () => void log.push(`drain @${clock.now()}`),
+      failed: o.loggerFailed ?? false,
+    }
     : null;
   const trees: TerminateOptions[] = [];
   const stop = new Stop(
@@ -38,7 +43,7 @@ function world(cfg: Partial<StopConfig> = {}, o: { running?: boolean; logger?: b
       clock,
       terminateTree: async (t) => {
         trees.push(t);
-        log.push(`tree killAt=${t.killAt} spare=${[...t.spare].join(',')} @${clock.now()}`);
+        log.push(`tree killAt=${t.killAt} spare=${[...t.spare()].join(',')} @${clock.now()}`);
       },
     },
   );
@@ -106,6 +111,8 @@ test('3-6: leftovers by the stop deadline, the logger drained, the terminal back
   assert.equal(code, 143);
   assert.deepEqual(w.log, [
     'stop 15 received SIGTERM @0',
+    // tsinit lets go of the log pipe first: the logger's EOF need not wait for the leftovers' stop
+    'input closed @1200',
     // the leftovers get what is left of the stop's --kill-after, the logger is spared
     'tree killAt=5000 spare=7 @1200',
     'drain @1200',

@@ -41,7 +41,7 @@ test('SIGTERM to everything, SIGKILL at the deadline for what ignores it; setsid
     spawnChild({ argv: ['setsid', 'sleep', '61'] }, reaper);
     await until('the stubborn one to ignore TERM', () => ready(join(dir, 'stubborn')));
     const killed: number[][] = [];
-    await terminateTree({ spare: new Set(), killAt: now() + 300, reaper, onKill: (p) => killed.push(p) });
+    await terminateTree({ spare: () => [], killAt: now() + 300, reaper, onKill: (p) => killed.push(p) });
     assert.deepEqual(pids(), [], 'nothing left');
     assert.equal(readFileSync(join(dir, 'polite'), 'utf8'), 'term\n');
     assert.equal(killed.length, 1, `one kill, of what ignored SIGTERM: ${JSON.stringify(killed)}`);
@@ -61,7 +61,7 @@ test('the spared subtree is left alone; a hurry kills the rest at once', async (
     const hurry = new AbortController();
     const killed: Array<[number[], unknown]> = [];
     const done = terminateTree({
-      spare: new Set([logger.pid]), killAt: now() + 3_600_000, reaper, hurry: hurry.signal,
+      spare: () => [logger.pid], killAt: now() + 3_600_000, reaper, hurry: hurry.signal,
       onKill: (p, why) => killed.push([p, why]),
     });
     hurry.abort('second SIGINT');
@@ -69,8 +69,34 @@ test('the spared subtree is left alone; a hurry kills the rest at once', async (
     assert.deepEqual(pids(), [logger.pid]);
     assert.equal(killed.length, 1);
     assert.equal(killed[0][1], 'second SIGINT');
-    await terminateTree({ spare: new Set(), killAt: now(), reaper });
+    await terminateTree({ spare: () => [], killAt: now(), reaper });
     assert.deepEqual(pids(), []);
+  } finally {
+    reaper.stop();
+  }
+});
+
+test('a process spared only after the stop began (a restarted logger) is left alone too', async () => {
+  const reaper = new Reaper();
+  reaper.start();
+  try {
+    const dir = mkdtempSync(join(tmpdir(), 'tsinit-tree-test-'));
+    spawnChild({ argv: ['/bin/sh', '-c', `trap '' TERM; echo up > ${dir}/stubborn; while :; do sleep 0.05; done`] }, reaper);
+    await until('the stubborn one to ignore TERM', () => ready(join(dir, 'stubborn')));
+    const spared: number[] = [];
+    const hurry = new AbortController();
+    let asked = 0;
+    const spare = () => (asked++, spared);
+    const done = terminateTree({ spare, killAt: now() + 3_600_000, reaper, hurry: hurry.signal });
+    // the stop is under way (the stubborn one got its SIGTERM); a new logger starts now
+    const logger = spawnChild({ argv: ['sleep', '61'] }, reaper);
+    spared.push(logger.pid);
+    const before = asked;
+    await until('two sweeps that see the newcomer', () => asked >= before + 2);
+    hurry.abort('second SIGINT');
+    await done;
+    assert.deepEqual(pids(), [logger.pid]);
+    await terminateTree({ spare: () => [], killAt: now(), reaper });
   } finally {
     reaper.stop();
   }
