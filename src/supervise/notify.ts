@@ -13,7 +13,6 @@ import { now } from '../clock';
 import {
   chmodSync, chownSync, closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, unlinkSync,
 } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as libc from '../sys/libc';
@@ -136,6 +135,8 @@ export function execWithWatchdogPid(argv: string[]): string[] {
  * tsinits (PID 1 of several namespaces share a /run) ever share one, and no one can guess it first.
  */
 export function defaultNotifyPath(): string {
+  // node:crypto only here: loading it costs every start about 2 ms, and only --notify needs it.
+  const { randomBytes } = require('node:crypto') as typeof import('node:crypto');
   const name = `notify.${process.pid}.${randomBytes(6).toString('hex')}.sock`;
   // A directory of its own: the control socket's (/run/tsinit) is 0700, and the service's uid must
   // pass through this one.
