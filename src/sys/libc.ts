@@ -14,9 +14,9 @@
 // FORCE_TSINIT_FALLBACKS=1 makes tsinit use every fallback even where the extension exists (the
 // black-box suite runs once with it, so each fallback is tested on every CI run). A function
 // with no fallback that is missing raises LibcUnsupported; main prints it and exits 125.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type * as KoffiModule from 'koffi';
 import createDebug from '../debug';
 import { SIGCONT } from '../signals';
@@ -70,9 +70,10 @@ let native: Native | null = null;
 function loadKoffi(libc: LibcFlavor | 'unknown'): Koffi {
   if (libc !== 'unknown') {
     try {
-      const koffiDir = dirname(require.resolve('koffi'));
+      const koffiDir = packageDir('koffi', __dirname);
+      const pkg = koffiDir && packageDir(`@koromix/koffi-linux-${process.arch}`, koffiDir);
+      if (!koffiDir || !pkg) throw new Error('koffi or its native package is not in a node_modules above tsinit');
       const want = JSON.parse(readFileSync(join(koffiDir, 'package.json'), 'utf8')).version;
-      const pkg = dirname(require.resolve(`@koromix/koffi-linux-${process.arch}/package.json`, { paths: [koffiDir] }));
       const mod = require(join(pkg, `${libc === 'musl' ? 'musl' : 'linux'}_${process.arch}`, 'koffi.node')) as Koffi;
       if (mod && mod.version === want && typeof mod.load === 'function') return mod;
       debug('direct load: koffi.node is version %s, koffi is %s', mod?.version, want);
@@ -82,6 +83,21 @@ function loadKoffi(libc: LibcFlavor | 'unknown'): Koffi {
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('koffi') as Koffi;
+}
+
+/**
+ * The directory of package `name` as require() finds it from `from` (the node_modules of `from` and
+ * of each directory above it), without Node's resolver: its first use (package exports, conditions)
+ * costs about 3 ms of tsinit's startup. Anything else (NODE_PATH, a global folder) is left to koffi's
+ * own loader.
+ */
+function packageDir(name: string, from: string): string | null {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (basename(dir) !== 'node_modules' && existsSync(join(dir, 'node_modules', name, 'package.json'))) {
+      return join(dir, 'node_modules', name);
+    }
+    if (dirname(dir) === dir) return null;
+  }
 }
 
 function firstLine(e: unknown): string {
