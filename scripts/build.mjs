@@ -42,7 +42,8 @@ await esbuild.build({
   format: 'cjs',
   external: ['koffi', 'node-pty'],
   plugins: [noChildProcess],
-  minifyWhitespace: false,
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
 });
 
