@@ -99,16 +99,17 @@ export class Stop {
   /** Steps 1 and 2: stop the service with `signal`, SIGKILL after --kill-after. Only the first counts. */
   request(reason: string, exitCode?: number, signal = this.cfg.stopSignal): void {
     if (this.req) return;
-    this.req = { reason, exitCode, at: this.clock.now() };
     const service = this.deps.service;
-    if (!service.isRunning) {
-      // Not started yet, or between two incarnations: no restart, and the stop signal at its start.
-      service.stop(reason, signal);
-      return;
-    }
+    const running = service.isRunning;
+    // The signal first, before any bookkeeping (even the deadline's AbortSignal costs the service
+    // time): if nothing runs yet or between two incarnations, this says no restart, and the stop
+    // signal at the next start.
+    service.stop(reason, signal);
+    this.req = { reason, exitCode, at: this.clock.now() };
+    if (!running) return;
     this.stopping = escalate(
       {
-        ask: () => service.stop(reason, signal),
+        ask: () => undefined, // asked above
         kill: (hurried) => service.kill(typeof hurried === 'string' ? hurried : `still running ${this.cfg.killAfterMs}ms after the stop signal`),
         gone: service.done,
       },
