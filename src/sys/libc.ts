@@ -91,7 +91,7 @@ function loadKoffi(libc: LibcFlavor | 'unknown'): Koffi {
  * costs about 3 ms of tsinit's startup. Anything else (NODE_PATH, a global folder) is left to koffi's
  * own loader.
  */
-function packageDir(name: string, from: string): string | null {
+export function packageDir(name: string, from: string): string | null {
   for (let dir = from; ; dir = dirname(dir)) {
     if (basename(dir) !== 'node_modules' && existsSync(join(dir, 'node_modules', name, 'package.json'))) {
       return join(dir, 'node_modules', name);

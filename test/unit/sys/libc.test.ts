@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cName, fdsToMarkCloseOnExec, openFds } from '../../../src/sys/libc';
+import { cName, fdsToMarkCloseOnExec, openFds, packageDir } from '../../../src/sys/libc';
 import { cleanEnv, ROOT, tempDir } from '../../helpers/harness';
 import { withTerminal } from '../../helpers/terminal';
 
@@ -19,6 +19,29 @@ test('closefrom fallback: every open fd from the wanted one up is marked close-o
   assert.ok(open && [0, 1, 2].every((fd) => open.includes(fd)), `open fds: ${open}`);
   assert.equal(cName('int posix_spawn_file_actions_addclosefrom_np(void *fa, int from)'), 'posix_spawn_file_actions_addclosefrom_np');
   assert.equal(cName('void _exit(int status)'), '_exit');
+});
+
+test('packageDir: the nearest node_modules above, as require() looks', () => {
+  const root = tempDir();
+  const pkg = (dir: string) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), '{}');
+    return dir;
+  };
+  // tsinit installed in an app: its own bundled koffi, the native package hoisted beside tsinit
+  const tsinitDist = join(root, 'app/node_modules/node-tsinit/dist');
+  mkdirSync(tsinitDist, { recursive: true });
+  const koffi = pkg(join(root, 'app/node_modules/node-tsinit/node_modules/koffi'));
+  const native = pkg(join(root, 'app/node_modules/@koromix/koffi-linux-x64'));
+  assert.equal(packageDir('koffi', tsinitDist), koffi);
+  assert.equal(packageDir('@koromix/koffi-linux-x64', koffi), native);
+  // a nearer copy wins, as with require()
+  const nested = pkg(join(koffi, 'node_modules/@koromix/koffi-linux-x64'));
+  assert.equal(packageDir('@koromix/koffi-linux-x64', koffi), nested);
+  // a directory without package.json is not a package; nothing found is null (koffi's loader then)
+  mkdirSync(join(root, 'app/node_modules/node-tsinit/node_modules/empty'));
+  assert.equal(packageDir('empty', tsinitDist), null);
+  assert.equal(packageDir('no-such-package', tsinitDist), null);
 });
 
 /** What the libc module reports in a fresh process (it reads the environment when it first loads). */
