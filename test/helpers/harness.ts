@@ -8,7 +8,7 @@
 // (pid1Test), and the suite says in one line why (see not-run-reporter.mjs).
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test, TestContext } from 'node:test';
@@ -235,8 +235,27 @@ export function run(args: string[], opts: RunOptions = {}): Promise<Result> {
   return start(args, opts).result;
 }
 
+const tempDirs: string[] = [];
+
+/**
+ * A fresh directory for one test, removed when the test file's process exits, so that runs leave
+ * nothing in /tmp. TSINIT_TEST_KEEP=1 keeps them, to look at after a failure.
+ */
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'tsinit-test-'));
+  const dir = mkdtempSync(join(tmpdir(), 'tsinit-test-'));
+  if (tempDirs.push(dir) === 1 && !process.env.TSINIT_TEST_KEEP) process.on('exit', removeTempDirs);
+  return dir;
+}
+
+function removeTempDirs(): void {
+  for (const dir of tempDirs) {
+    try {
+      // Symlinks a test planted are removed, not followed; mounts live in private namespaces only.
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // a file another uid made unreadable: left behind, like any other failure to clean up
+    }
+  }
 }
 
 // ---- waiting ----------------------------------------------------------------------------------
