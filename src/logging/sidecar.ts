@@ -52,8 +52,6 @@ export class Sidecar {
   private gaveUp = false;
   private exitWaiters: Array<() => void> = [];
   private restartTimer: NodeJS.Timeout | null = null;
-  /** the last logger that exited, for a restart that drain() asks for */
-  private lastExit: { pid: number; status: ExitStatus } | null = null;
 
   constructor(
     private readonly opts: SidecarConfig,
@@ -116,6 +114,11 @@ export class Sidecar {
     return true;
   }
 
+  /** Anyone (a leftover of the service, or tsinit before closeInput) can still write to a log pipe. */
+  private writersLeft(): boolean {
+    return [this.out, this.err].some((p) => p !== null && libc.pipeHasWriters(p.read));
+  }
+
   private unread(): number {
     let n = 0;
     for (const p of [this.out, this.err]) {
@@ -151,10 +154,10 @@ export class Sidecar {
     // Its own children may still hold the pipe; they must not read beside the next logger.
     signalChild(logger, SIGKILL, true);
     this.logger = null;
-    this.lastExit = { pid: logger.pid, status };
-    // Once tsinit has let go of the pipe (closeInput), a logger that leaves nothing unread has seen its
-    // EOF; one that exits with bytes left is restarted at once to read them.
-    if (this.terminating || this.gaveUp || (this.draining && this.unread() === 0)) {
+    // Once tsinit has let go of the pipe (closeInput), a logger that leaves nothing unread when no one
+    // can write any more has seen its EOF. One that ends while bytes are left, or while a leftover of
+    // the service still holds the pipe (it crashed, or stopped reading early), is restarted at once.
+    if (this.terminating || this.gaveUp || (this.draining && this.unread() === 0 && !this.writersLeft())) {
       this.events.emit({ type: 'exited', role: 'logger', pid: logger.pid, status });
       return this.notifyExit();
     }
@@ -236,9 +239,6 @@ export class Sidecar {
    */
   async drain(): Promise<void> {
     this.closeInput();
-    // A logger that ended while the rest of the tree was being stopped, with the pipe empty at the
-    // time, may have left bytes that the last of those processes wrote after it: a new one reads them.
-    if (!this.running() && !this.gaveUp && this.lastExit && this.unread() > 0) this.restart(this.lastExit.pid, this.lastExit.status);
     if (!(await this.gone(now() + this.opts.graceMs)) && this.logger) {
       const logger = this.logger;
       this.terminating = true;

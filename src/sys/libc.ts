@@ -157,6 +157,7 @@ const FUNCS = {
   tcgetattr: { proto: 'int tcgetattr(int fd, void *termios)', need: 'terminal settings' },
   tcsetattr: { proto: 'int tcsetattr(int fd, int when, void *termios)', need: 'terminal settings' },
   close: { proto: 'int close(int fd)', need: 'closing file descriptors' },
+  poll: { proto: 'int poll(void *fds, unsigned long nfds, int timeout)', need: 'the end of the log pipe' },
   exit: { proto: 'void _exit(int status)', need: 'exiting' },
   isatty: { proto: 'int isatty(int fd)', need: 'terminal detection' },
   tcgetpgrp: { proto: 'int tcgetpgrp(int fd)', need: 'terminal job control' },
@@ -350,6 +351,19 @@ export function bytesUnread(fd: number): number {
   const out = [0];
   check('ioctl(FIONREAD)', c.ioctlInt(fd, L().FIONREAD, out));
   return out[0];
+}
+/**
+ * Whether a pipe still has a write end open anywhere, seen from its read end: without writers, poll(2)
+ * reports POLLHUP there (the same bit on every Linux architecture tsinit runs on). Unknown counts as yes.
+ */
+export function pipeHasWriters(readFd: number): boolean {
+  const POLLIN = 0x1;
+  const POLLHUP = 0x10;
+  const pfd = Buffer.alloc(8); // struct pollfd { int fd; short events; short revents; }
+  pfd.writeInt32LE(readFd, 0);
+  pfd.writeInt16LE(POLLIN, 4);
+  const rc = c.poll(pfd, 1, 0) as number;
+  return rc < 0 || (pfd.readInt16LE(6) & POLLHUP) === 0;
 }
 export function close(fd: number): void {
   c.close(fd);

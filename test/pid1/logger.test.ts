@@ -129,7 +129,7 @@ pid1Test('the logger gets EOF when the service exits, while a leftover that let 
   // The leftover ignores SIGTERM and holds no copy of the pipe, so only --kill-after ends it; tsinit's
   // own copy of the write end must not keep the logger waiting until then.
   const mark = new Marker();
-  const leftover = `exec 9>${dir}/leftover-up; trap '' TERM; exec sleep 997`;
+  const leftover = `trap '' TERM; exec 9>${dir}/leftover-up; exec sleep 997`;
   const t = start(['-v', '--kill-after', '1m', '--grace', '1h', '--logger', `cat > ${f}; echo eof > ${dir}/eof`, '--',
     'sh', '-c', `sh -c "${leftover}" </dev/null >/dev/null 2>&1 & while [ ! -e ${dir}/leftover-up ]; do sleep 0.01; done; echo hi; exit 0`], { env: mark.env });
   try {
@@ -137,7 +137,8 @@ pid1Test('the logger gets EOF when the service exits, while a leftover that let 
       saw: () => `stderr: ${JSON.stringify(t.stderr)}; output: ${JSON.stringify(read(f))}`,
     });
     assert.equal(read(f), 'hi\n');
-    assert.equal(mark.running(['sleep', '997']).length, 1, `the leftover is still there: ${t.stderr}`);
+    // the EOF came while the leftover was still being stopped, not after it was killed
+    assert.equal(mark.running(['sleep', '997']).length, 1, `the leftover should still run: ${t.stderr}`);
   } finally {
     for (const pid of mark.running(['sleep', '997'])) process.kill(pid, 'SIGKILL');
   }
@@ -146,26 +147,32 @@ pid1Test('the logger gets EOF when the service exits, while a leftover that let 
   assert.match(r.stderr, /logger \(pid \d+\) exited with code 0/);
 });
 
-pid1Test('a logger that dies while the leftovers are being stopped: what they write after it still reaches the next one', async () => {
+pid1Test('a logger that dies while a leftover still holds the pipe is restarted at once: what the leftover writes after it arrives', async () => {
   const dir = tempDir();
   const f = join(dir, 'out');
   // The first logger takes one line, then ends (code 3) when the test says so; later ones copy the rest.
   const logger = `if mkdir ${dir}/first 2>/dev/null; then read -r l; echo "$l" >> ${f}; ` +
     `while [ ! -e ${dir}/die ]; do sleep 0.01; done; exit 3; fi; cat >> ${f}`;
-  // The service exits at once; its leftover keeps the pipe, ignores SIGTERM and writes when told.
-  const leftover = `trap '' TERM; while [ ! -e ${dir}/write ]; do sleep 0.01; done; echo late`;
+  // The service exits once its leftover is up; the leftover keeps the pipe, ignores SIGTERM and
+  // writes when told.
+  const mark = new Marker();
+  const leftover = `trap '' TERM; : > ${dir}/leftover-up; while [ ! -e ${dir}/write ]; do sleep 0.01; done; echo late`;
   const t = start(['-v', '--kill-after', '1m', '--grace', '1m', '--logger', logger, '--',
-    'sh', '-c', `sh -c "${leftover}" & echo early; exit 0`]);
-  await t.waitFor(/service \(pid \d+\) exited with code 0/, 'stderr');
-  await until('the first logger to write its line', () => read(f) === 'early\n', { saw: () => JSON.stringify(read(f)) });
-  writeFileSync(join(dir, 'die'), '');
-  await t.waitFor(/logger \(pid \d+\) exited with code 3/, 'stderr');
-  writeFileSync(join(dir, 'write'), '');
-  const r = await t.result;
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(read(f), 'early\nlate\n', r.stderr);
-  assert.match(r.stderr, /logger \(pid \d+\) exited with code 3; restart 1 in 0ms/);
-  assert.doesNotMatch(r.stderr, /they are lost/);
+    'sh', '-c', `sh -c "${leftover}" & while [ ! -e ${dir}/leftover-up ]; do sleep 0.01; done; echo early; exit 0`], { env: mark.env });
+  try {
+    await t.waitFor(/service \(pid \d+\) exited with code 0/, 'stderr');
+    await until('the first logger to write its line', () => read(f) === 'early\n', { saw: () => JSON.stringify(read(f)) });
+    writeFileSync(join(dir, 'die'), '');
+    await t.waitFor(/logger \(pid \d+\) exited with code 3; restart 1 in 0ms/, 'stderr');
+    writeFileSync(join(dir, 'write'), '');
+    const r = await t.result;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(read(f), 'early\nlate\n', r.stderr);
+    assert.equal((r.stderr.match(/exited with code 3/g) ?? []).length, 1, `one report of the dead logger: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /they are lost/);
+  } finally {
+    t.kill(); // on a failure: tsinit's namespace and the leftover with it
+  }
 });
 
 pid1Test('SIGTERM to tsinit mid-stream: the service stops, the logger drains, no line is lost', async () => {
