@@ -14,7 +14,7 @@
 // FORCE_TSINIT_FALLBACKS=1 makes tsinit use every fallback even where the extension exists (the
 // black-box suite runs once with it, so each fallback is tested on every CI run). A function
 // with no fallback that is missing raises LibcUnsupported; main prints it and exits 125.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { constants } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type * as KoffiModule from 'koffi';
@@ -70,11 +70,10 @@ let native: Native | null = null;
 function loadKoffi(libc: LibcFlavor | 'unknown'): Koffi {
   if (libc !== 'unknown') {
     try {
-      const koffiDir = packageDir('koffi', __dirname);
-      const pkg = koffiDir && packageDir(`@koromix/koffi-linux-${process.arch}`, koffiDir);
-      if (!koffiDir || !pkg) throw new Error('koffi or its native package is not in a node_modules above tsinit');
-      const want = JSON.parse(readFileSync(join(koffiDir, 'package.json'), 'utf8')).version;
-      const mod = require(join(pkg, `${libc === 'musl' ? 'musl' : 'linux'}_${process.arch}`, 'koffi.node')) as Koffi;
+      const dirs = koffiDirs(__dirname);
+      if (!dirs) throw new Error('koffi or its native package is not in a node_modules above tsinit');
+      const want = JSON.parse(readFileSync(join(dirs.koffi, 'package.json'), 'utf8')).version;
+      const mod = require(join(dirs.native, `${libc === 'musl' ? 'musl' : 'linux'}_${process.arch}`, 'koffi.node')) as Koffi;
       if (mod && mod.version === want && typeof mod.load === 'function') return mod;
       debug('direct load: koffi.node is version %s, koffi is %s', mod?.version, want);
     } catch (e) {
@@ -98,6 +97,19 @@ export function packageDir(name: string, from: string): string | null {
     }
     if (dirname(dir) === dir) return null;
   }
+}
+
+/**
+ * koffi's directory and that of its native package for `arch`, as require() would find them from
+ * `from`: the native package from koffi's real directory, as Node resolves a package's own
+ * dependencies (pnpm's store and `npm link` make koffi a symbolic link).
+ */
+export function koffiDirs(from: string, arch: string = process.arch): { koffi: string; native: string } | null {
+  const found = packageDir('koffi', from);
+  if (!found) return null;
+  const koffi = realpathSync.native(found);
+  const native = packageDir(`@koromix/koffi-linux-${arch}`, koffi);
+  return native ? { koffi, native } : null;
 }
 
 function firstLine(e: unknown): string {

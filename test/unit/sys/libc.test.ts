@@ -3,9 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cName, fdsToMarkCloseOnExec, openFds, packageDir } from '../../../src/sys/libc';
+import { cName, fdsToMarkCloseOnExec, koffiDirs, openFds, packageDir } from '../../../src/sys/libc';
 import { cleanEnv, ROOT, tempDir } from '../../helpers/harness';
 import { withTerminal } from '../../helpers/terminal';
 
@@ -42,6 +43,31 @@ test('packageDir: the nearest node_modules above, as require() looks', () => {
   mkdirSync(join(root, 'app/node_modules/node-tsinit/node_modules/empty'));
   assert.equal(packageDir('empty', tsinitDist), null);
   assert.equal(packageDir('no-such-package', tsinitDist), null);
+  assert.deepEqual(koffiDirs(tsinitDist, 'x64'), { koffi, native: nested });
+  assert.equal(koffiDirs(tsinitDist, 'arm64'), null); // no native package for it: koffi's own loader
+});
+
+test("koffiDirs: koffi's native package is looked for from koffi's real directory, as Node does (pnpm, npm link)", () => {
+  const root = tempDir();
+  const pkg = (dir: string) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), '{"main": "index.js"}');
+    writeFileSync(join(dir, 'index.js'), '');
+    return dir;
+  };
+  // pnpm: each package's node_modules holds links into the store, where a package's own dependencies
+  // are its siblings; the native package is reachable from koffi's real directory only.
+  const store = join(root, 'app/node_modules/.pnpm');
+  const koffi = pkg(join(store, 'koffi@3/node_modules/koffi'));
+  const native = pkg(join(store, 'koffi@3/node_modules/@koromix/koffi-linux-x64'));
+  const from = join(store, 'node-tsinit@1/node_modules/node-tsinit/dist');
+  mkdirSync(from, { recursive: true });
+  symlinkSync(koffi, join(store, 'node-tsinit@1/node_modules/koffi'));
+  assert.deepEqual(koffiDirs(from, 'x64'), { koffi, native });
+  // the same answer as Node's resolver
+  const viaNode = createRequire(join(from, 'x.js')).resolve('koffi');
+  assert.equal(viaNode, join(koffi, 'index.js'));
+  assert.equal(createRequire(viaNode).resolve('@koromix/koffi-linux-x64'), join(native, 'index.js'));
 });
 
 /** What the libc module reports in a fresh process (it reads the environment when it first loads). */
