@@ -4,7 +4,7 @@
 // Long sleeps here are 61 s, not 30: a black-box test counts every `sleep 30` on the host.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { now } from '../../../src/clock';
@@ -79,8 +79,8 @@ test('the spared subtree is left alone; a hurry kills the rest at once', async (
 test('a process spared only after the stop began (a restarted logger) is left alone too', async () => {
   const reaper = new Reaper();
   reaper.start();
+  const dir = mkdtempSync(join(tmpdir(), 'tsinit-tree-test-'));
   try {
-    const dir = mkdtempSync(join(tmpdir(), 'tsinit-tree-test-'));
     spawnChild({ argv: ['/bin/sh', '-c', `trap '' TERM; echo up > ${dir}/stubborn; while :; do sleep 0.05; done`] }, reaper);
     await until('the stubborn one to ignore TERM', () => ready(join(dir, 'stubborn')));
     const spared: number[] = [];
@@ -96,8 +96,9 @@ test('a process spared only after the stop began (a restarted logger) is left al
     hurry.abort('second SIGINT');
     await done;
     assert.deepEqual(pids(), [logger.pid]);
-    await terminateTree({ spare: () => [], killAt: now(), reaper });
   } finally {
+    await terminateTree({ spare: () => [], killAt: now(), reaper });
     reaper.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
