@@ -43,8 +43,17 @@ export function libcOfInterpreter(interp: string | null): LibcFlavor | 'unknown'
   return 'unknown';
 }
 
-/** This process's C library. */
+let own: Platform | null = null;
+
+/** This process's C library (read once for tsinit itself: signals.ts and libc.ts both ask at startup). */
 export function detectPlatform(execPath = process.execPath): Platform {
+  if (execPath === process.execPath && own) return own;
+  const p = readPlatform(execPath);
+  if (execPath === process.execPath) own = p;
+  return p;
+}
+
+function readPlatform(execPath: string): Platform {
   let interpreter: string | null = null;
   try {
     const fd = openSync(execPath, 'r');
